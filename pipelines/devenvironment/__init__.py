@@ -1,0 +1,14 @@
+"""DevEnvironment-as-a-Service: code-server with the language's toolchain, storage, optional PostgreSQL."""
+
+from pipelines.devenvironment.render import VERSION, check, configure, configure_promise, delete
+from promisekit.promise import Definition
+
+PROMISE = Definition(
+    name="devenvironment",
+    version=VERSION,
+    description="A browser IDE with your language's toolchain, a home volume and, on request, PostgreSQL.",
+    configure=configure,
+    delete=delete,
+    configure_promise=configure_promise,
+    check=check,
+)
