@@ -150,7 +150,7 @@ def build(name: str, *, image: str, platform: dict[str, Any]) -> dict[Path, str]
 
 def _without_our_keys(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: _without_our_keys(v) for k, v in node.items() if k != "x-rule"}
+        return {k: _without_our_keys(v) for k, v in node.items() if k not in schema.OUR_KEYWORDS}
     if isinstance(node, list):
         return [_without_our_keys(v) for v in node]
     return copy.deepcopy(node)

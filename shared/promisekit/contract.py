@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import yaml
 
 from promisekit.errors import ContractError
-from promisekit.yamlio import dump_one
+
 
 DEFAULT_ROOT = "/kratix"
 # Tests and the local runner move the whole /kratix tree; Kratix itself never sets this.
@@ -193,3 +193,54 @@ def _first_line(err: Exception) -> str:
 
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_output(paths: Paths) -> dict[str, str]:
+    """Every file under /kratix/output, by path relative to it."""
+    if not paths.output.is_dir():
+        return {}
+    return {
+        p.relative_to(paths.output).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(paths.output.rglob("*"))
+        if p.is_file() and not p.name.endswith(".partial")
+    }
+
+
+def read_status(paths: Paths) -> dict[str, Any]:
+    """status.yaml as written by the pipeline; a missing file reads as no status."""
+    data = _read_metadata(paths, "status.yaml")
+    return data if isinstance(data, dict) else {}
+
+
+def read_selectors(paths: Paths) -> list[Selector]:
+    """destination-selectors.yaml; an entry without directory (or with "" or ".") is the root."""
+    data = _read_metadata(paths, "destination-selectors.yaml") or []
+    if not isinstance(data, list):
+        raise ContractError("destination-selectors.yaml: must be a list")
+    selectors = []
+    for index, entry in enumerate(data):
+        labels = entry.get("matchLabels") if isinstance(entry, dict) else None
+        if not labels:
+            raise ContractError(f"destination-selectors.yaml[{index}].matchLabels: must not be empty")
+        directory = str(entry.get("directory") or "")
+        if "/" in directory:
+            raise ContractError(f"destination-selectors.yaml[{index}].directory: must be a top-level directory")
+        selectors.append(Selector(match_labels={str(k): str(v) for k, v in labels.items()}, directory="" if directory == "." else directory))
+    return selectors
+
+
+def read_workflow_control(paths: Paths) -> WorkflowControl:
+    data = _read_metadata(paths, "workflow-control.yaml") or {}
+    if not isinstance(data, dict):
+        raise ContractError("workflow-control.yaml: must be a mapping")
+    return WorkflowControl(suspend=bool(data.get("suspend", False)), retry_after=str(data.get("retryAfter") or ""), message=str(data.get("message") or ""))
+
+
+def _read_metadata(paths: Paths, name: str) -> Any:
+    path = paths.metadata / name
+    if not path.is_file():
+        return None
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+    except yaml.YAMLError as err:
+        raise ContractError(f"{path}: not YAML ({_first_line(err)})") from None

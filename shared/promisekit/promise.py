@@ -80,16 +80,16 @@ def parse_request(definition: Definition, obj: Mapping[str, Any], *, strict: boo
         raise RequestInvalid("metadata", "is required")
     name = metadata.get("name")
     if not isinstance(name, str) or not DNS_LABEL.match(name):
-        raise RequestInvalid("metadata.name", f"must be a DNS-1123 label (lowercase letters, digits, '-') (got {name!r})")
+        raise RequestInvalid("metadata.name", f"must be a DNS-1123 label (lowercase letters, digits, '-') (got {schema.describe(name)})")
     namespace = metadata.get("namespace") or "default"
     if not isinstance(namespace, str) or not DNS_LABEL.match(namespace):
-        raise RequestInvalid("metadata.namespace", f"must be a DNS-1123 label (got {namespace!r})")
+        raise RequestInvalid("metadata.namespace", f"must be a DNS-1123 label (got {schema.describe(namespace)})")
     if strict and len(name) > api.name_max_length:
         raise RequestInvalid("metadata.name", f"must be at most {api.name_max_length} characters long (got {len(name)})")
     if strict and obj.get("apiVersion") != api.api_version:
-        raise RequestInvalid("apiVersion", f"must be {api.api_version} (got {obj.get('apiVersion')!r})")
+        raise RequestInvalid("apiVersion", f"must be {api.api_version} (got {schema.describe(obj.get('apiVersion'))})")
     if strict and obj.get("kind") != api.kind:
-        raise RequestInvalid("kind", f"must be {api.kind} (got {obj.get('kind')!r})")
+        raise RequestInvalid("kind", f"must be {api.kind} (got {schema.describe(obj.get('kind'))})")
     spec_schema = api.schema["properties"]["spec"]
     raw_spec = obj.get("spec")
     if raw_spec is None:

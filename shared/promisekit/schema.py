@@ -20,6 +20,9 @@ from promisekit.yamlio import load_one
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 
+# Keywords of ours, stripped from the CRD: x-rule words a pattern's message, x-redact keeps a value out of it.
+OUR_KEYWORDS = frozenset({"x-rule", "x-redact"})
+
 _TYPE_NAMES = {
     "object": "an object",
     "array": "a list",
@@ -96,12 +99,12 @@ def _check(schema: dict[str, Any], value: Any, path: str) -> None:
     expected = schema.get("type")
     if schema.get("x-kubernetes-int-or-string"):
         if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise RequestInvalid(path, f"must be an integer or a string (got {_describe(value)})")
+            raise RequestInvalid(path, f"must be an integer or a string (got {describe(value)})")
     elif expected and not _is_type(value, expected):
-        raise RequestInvalid(path, f"must be {_TYPE_NAMES[expected]} (got {_describe(value)})")
+        raise RequestInvalid(path, f"must be {_TYPE_NAMES[expected]} (got {describe(value)})")
     if "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(str(c) for c in schema["enum"])
-        raise RequestInvalid(path, f"must be one of {choices} (got {_describe(value)})")
+        raise RequestInvalid(path, f"must be one of {choices} (got {describe(value)})")
     if isinstance(value, str):
         _check_string(schema, value, path)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -119,7 +122,8 @@ def _check_string(schema: dict[str, Any], value: str, path: str) -> None:
         raise RequestInvalid(path, f"must be at most {schema['maxLength']} characters long (got {len(value)})")
     if "pattern" in schema and not _compiled(schema["pattern"]).search(value):
         rule = schema.get("x-rule") or f"must match {schema['pattern']}"
-        raise RequestInvalid(path, f"{rule} (got {_describe(value)})")
+        # x-redact: the value may hold a credential, and the message lands in status.
+        raise RequestInvalid(path, rule if schema.get("x-redact") else f"{rule} (got {describe(value)})")
 
 
 def _check_number(schema: dict[str, Any], value: float, path: str) -> None:
@@ -143,7 +147,7 @@ def _check_list(schema: dict[str, Any], value: list[Any], path: str) -> None:
         for index, item in enumerate(value):
             ident = tuple(item.get(k) for k in keys)
             if ident in seen:
-                raise RequestInvalid(f"{path}[{index}]", f"duplicate {'/'.join(keys)} {_describe(ident[0] if len(ident) == 1 else ident)}")
+                raise RequestInvalid(f"{path}[{index}]", f"duplicate {'/'.join(keys)} {describe(ident[0] if len(ident) == 1 else ident)}")
             seen.add(ident)
     elif schema.get("x-kubernetes-list-type") == "set" and len({repr(v) for v in value}) != len(value):
         raise RequestInvalid(path, "must not contain duplicates")
@@ -157,7 +161,7 @@ def _check_object(schema: dict[str, Any], value: dict[str, Any], path: str) -> N
     extra = schema.get("additionalProperties")
     for key in value:
         if not isinstance(key, str):
-            raise RequestInvalid(path, f"keys must be strings (got {_describe(key)})")
+            raise RequestInvalid(path, f"keys must be strings (got {describe(key)})")
     for key in value:
         if key in properties:
             _check(properties[key], value[key], _join(path, key))
@@ -185,7 +189,7 @@ def _is_type(value: Any, expected: str) -> bool:
     return checks[expected](value)
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -1,0 +1,49 @@
+"""CRD `x-kubernetes-validations` rules, evaluated with cel-python the way the API server does on create."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Iterator
+
+import celpy
+
+# Transition rules compare with the stored object; a manifest is always a create, so they never run.
+_OLD_SELF = re.compile(r"\boldSelf\b")
+
+
+class CelUnsupported(Exception):
+    """cel-python cannot compile a rule: the check must fail loudly rather than pass."""
+
+
+@lru_cache(maxsize=None)
+def _program(rule: str) -> celpy.Runner:
+    env = celpy.Environment()
+    try:
+        return env.program(env.compile(rule))
+    except celpy.CELParseError as error:
+        raise CelUnsupported(f"cel-python cannot compile CEL rule {rule!r}: {str(error).splitlines()[0]}") from error
+
+
+def rule_failures(rules: list[dict[str, Any]], value: Any) -> Iterator[str]:
+    """One message per rule that `value` (bound to `self`) breaks, or that cannot be evaluated."""
+    for entry in rules:
+        rule = entry["rule"]
+        if _OLD_SELF.search(rule):
+            continue
+        try:
+            result = _program(rule).evaluate({"self": celpy.json_to_cel(value)})
+            if isinstance(result, celpy.CELEvalError):
+                # cel-python may hand an error back as the value instead of raising it.
+                raise result
+        except CelUnsupported as error:
+            yield str(error)
+            continue
+        except celpy.CELEvalError as error:
+            # The API server also rejects an object when a rule errors (e.g. "no such key").
+            yield f"CEL rule {rule!r} could not be evaluated: {error.args[0] if error.args else error}"
+            continue
+        if not isinstance(result, celpy.celtypes.BoolType):
+            yield f"CEL rule {rule!r} returned {type(result).__name__}, not a bool"
+        elif not result:
+            yield entry.get("message") or f"failed rule: {rule}"

@@ -1,0 +1,101 @@
+"""Our contract code against kratix-sdk, the reference: what one writes, the other reads back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Iterator
+
+import kratix_sdk as ks
+import pytest
+
+from promisekit import contract
+
+STATUS = {"message": "Workspace at http://a.dev.lab.local", "url": "http://a.dev.lab.local", "port": 5432, "conditions": [{"type": "Ready", "status": "True"}]}
+SELECTORS = [contract.Selector(match_labels={"environment": "dev"}), contract.Selector(match_labels={"type": "vcluster", "environment": "staging"}, directory="staging")]
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Iterator[contract.Paths]:
+    paths = contract.Paths(tmp_path / "input", tmp_path / "output", tmp_path / "metadata")
+    for directory in (paths.input, paths.output, paths.metadata):
+        directory.mkdir()
+    saved = (ks.get_input_dir(), ks.get_output_dir(), ks.get_metadata_dir())
+    ks.set_input_dir(paths.input)
+    ks.set_output_dir(paths.output)
+    ks.set_metadata_dir(paths.metadata)
+    yield paths
+    ks.set_input_dir(saved[0])
+    ks.set_output_dir(saved[1])
+    ks.set_metadata_dir(saved[2])
+
+
+def test_sdk_reads_what_we_write(paths: contract.Paths) -> None:
+    result = contract.Result(files={"a.yaml": "kind: A\n", "sub/b.yaml": "kind: B\n"}, status=STATUS, selectors=SELECTORS)
+    contract.write_result(paths, result, with_output=True)
+    sdk = ks.KratixSDK()
+    assert sdk.read_status().to_dict() == STATUS
+    assert [(s.directory, s.match_labels) for s in sdk.read_destination_selectors()] == [("", {"environment": "dev"}), ("staging", {"environment": "staging", "type": "vcluster"})]
+    assert (paths.output / "sub" / "b.yaml").read_bytes() == b"kind: B\n"
+
+
+def test_we_read_what_the_sdk_writes(paths: contract.Paths) -> None:
+    sdk = ks.KratixSDK()
+    sdk.write_output("a.yaml", b"kind: A\n")
+    sdk.write_output("sub/b.yaml", b"kind: B\n")
+    sdk.write_status(ks.Status(dict(STATUS)))
+    sdk.write_destination_selectors([ks.DestinationSelector(match_labels={"environment": "dev"}), ks.DestinationSelector(directory="staging", match_labels={"environment": "staging", "type": "vcluster"})])
+    assert contract.read_output(paths) == {"a.yaml": "kind: A\n", "sub/b.yaml": "kind: B\n"}
+    assert contract.read_status(paths) == STATUS
+    assert contract.read_selectors(paths) == SELECTORS
+
+
+@pytest.mark.parametrize(
+    ("write", "want"),
+    [
+        pytest.param(lambda sdk: sdk.write_suspend("waiting for approval"), contract.WorkflowControl(suspend=True, message="waiting for approval"), id="suspend"),
+        pytest.param(lambda sdk: sdk.write_retry_after(timedelta(minutes=90), "database not ready"), contract.WorkflowControl(retry_after="1h30m", message="database not ready"), id="retry-after"),
+    ],
+)
+def test_workflow_control_round_trip(paths: contract.Paths, write, want: contract.WorkflowControl) -> None:  # type: ignore[no-untyped-def]
+    write(ks.KratixSDK())
+    assert contract.read_workflow_control(paths) == want
+    (paths.metadata / "workflow-control.yaml").unlink()
+    contract.write_result(paths, contract.Result(control=want), with_output=True)
+    sdk_view = ks.KratixSDK()
+    assert contract.read_workflow_control(paths) == want
+    assert sdk_view.read_status().to_dict() == {}
+
+
+def test_sdk_resource_reader_sees_our_input(paths: contract.Paths) -> None:
+    (paths.input / "object.yaml").write_text("apiVersion: platform.homelab.io/v1\nkind: DevEnvironment\nmetadata: {name: a, namespace: team}\nspec: {language: go}\n")
+    ours = contract.read_object(paths)
+    theirs = ks.KratixSDK().read_resource_input()
+    assert (theirs.get_name(), theirs.get_namespace(), theirs.get_value("spec.language")) == (ours["metadata"]["name"], ours["metadata"]["namespace"], ours["spec"]["language"])
+    gvk = theirs.get_group_version_kind()
+    assert (gvk.group, gvk.version, gvk.kind) == ("platform.homelab.io", "v1", "DevEnvironment")
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        pytest.param("- directory: a/b\n  matchLabels: {x: y}\n", "must be a top-level directory", id="nested-directory"),
+        pytest.param("- matchLabels: {}\n", "matchLabels: must not be empty", id="empty-labels"),
+        pytest.param("a: b\n", "must be a list", id="not-a-list"),
+    ],
+)
+def test_bad_selectors_are_refused(paths: contract.Paths, content: str, error: str) -> None:
+    (paths.metadata / "destination-selectors.yaml").write_text(content)
+    with pytest.raises(contract.ContractError, match=error):
+        contract.read_selectors(paths)
+
+
+def test_status_kratix_key_is_refused(paths: contract.Paths) -> None:
+    with pytest.raises(contract.ContractError, match="status.kratix"):
+        contract.write_result(paths, contract.Result(files={"a.yaml": "x: 1\n"}, status={"kratix": {}}), with_output=True)
+    assert contract.read_output(paths) == {}, "nothing written before the refusal"
+
+
+def test_output_paths_stay_inside_output(paths: contract.Paths) -> None:
+    with pytest.raises(contract.ContractError, match="relative path inside"):
+        contract.write_result(paths, contract.Result(files={"../escape.yaml": "x: 1\n"}), with_output=True)
