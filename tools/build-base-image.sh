@@ -68,8 +68,8 @@ root=$(mktemp -d /var/tmp/base-image.XXXXXX)
 cleanup() {
     # debootstrap mounts /proc and /sys inside the target; never let rm reach the host's.
     local mnt
-    grep -o " $root/[^ ]*" /proc/mounts | sort -r | while read -r mnt; do umount -l "$mnt" || true; done
-    rm -rf --one-file-system "$root"
+    { grep -o " $root/[^ ]*" /proc/mounts || true; } | sort -r | while read -r mnt; do umount -l "$mnt" || true; done
+    rm -rf --one-file-system "$root" || true
 }
 trap cleanup EXIT
 
