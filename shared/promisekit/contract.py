@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import yaml
 
 from promisekit.errors import ContractError
+from promisekit.yamlio import dump_one
 
 
 DEFAULT_ROOT = "/kratix"
