@@ -41,7 +41,8 @@ def rule_failures(rules: list[dict[str, Any]], value: Any) -> Iterator[str]:
             continue
         except celpy.CELEvalError as error:
             # The API server also rejects an object when a rule errors (e.g. "no such key").
-            yield f"CEL rule {rule!r} could not be evaluated: {error.args[0] if error.args else error}"
+            reason = error.args[0] if error.args else error
+            yield f"{entry.get('message') or 'rule failed'} (CEL rule {rule!r} could not be evaluated: {reason})"
             continue
         if not isinstance(result, celpy.celtypes.BoolType):
             yield f"CEL rule {rule!r} returned {type(result).__name__}, not a bool"

@@ -18,7 +18,8 @@ class ManifestInvalid(PromiseKitError):
     """A rendered object the API server would reject: '<Kind>/<name>: <json path>: <problem>'."""
 
 
-def _label(obj: Any) -> str:
+def label_of(obj: Any) -> str:
+    """'<Kind>/<name>', the prefix of every message the checks return."""
     kind = obj.get("kind") if isinstance(obj, dict) else None
     metadata = obj.get("metadata") if isinstance(obj, dict) else None
     name = metadata.get("name") if isinstance(metadata, dict) else None
@@ -75,7 +76,7 @@ def _given_schema(openapi_json: str) -> StrictSchema:
 
 def validate_manifest(obj: dict[str, Any]) -> None:
     """Raise ManifestInvalid unless a Kubernetes 1.33 API server with the vendored CRDs would accept obj."""
-    label = _label(obj)
+    label = label_of(obj)
     api_version, group, version, kind = _type_of(obj, label)
     crd = vendored_crd(group, kind)
     if crd is not None:
@@ -92,7 +93,7 @@ def validate_manifest(obj: dict[str, Any]) -> None:
 
 def validate_with_crd(obj: dict[str, Any], crd: dict[str, Any]) -> None:
     """Same strict check against a given CRD (a Promise's spec.api) instead of the vendored ones."""
-    label = _label(obj)
+    label = label_of(obj)
     api_version, group, _, kind = _type_of(obj, label)
     spec = crd.get("spec", {})
     defined = f"{spec.get('group')}/{spec.get('names', {}).get('kind')}"

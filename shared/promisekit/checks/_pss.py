@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from promisekit.checks import _privileged
+from promisekit.checks._manifest import label_of
 
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 
@@ -277,10 +278,6 @@ _RESTRICTED: tuple[Check, ...] = tuple(check for check in _BASELINE if check not
 _CHECKS: dict[str, tuple[Check, ...]] = {"privileged": (), "baseline": _BASELINE, "restricted": _RESTRICTED}
 
 
-def _label(obj: dict[str, Any]) -> str:
-    return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name', '<no name>')}"
-
-
 def check_pod_security(obj: dict[str, Any], namespace_labels: dict[str, str] | None = None) -> list[str]:
     """Violations of the level the namespace enforces; no labels, no enforce label or an unknown
     level mean restricted (the platform's default). Objects without a pod template pass."""
@@ -289,7 +286,7 @@ def check_pod_security(obj: dict[str, Any], namespace_labels: dict[str, str] | N
         return []
     level = (namespace_labels or {}).get(ENFORCE_LABEL, "restricted")
     checks = _CHECKS.get(level, _RESTRICTED)
-    return [f"{_label(obj)}: {field}: {rule}" for check in checks for field, rule in check(pod)]
+    return [f"{label_of(obj)}: {field}: {rule}" for check in checks for field, rule in check(pod)]
 
 
 def pod_security_violations(objects: list[dict[str, Any]]) -> list[str]:
@@ -314,7 +311,7 @@ def pod_security_violations(objects: list[dict[str, Any]]) -> list[str]:
         found = check_pod_security(obj)
         if entry is not None and found:
             violations.append(
-                f"{_label(obj)}: metadata.namespace: listed as privileged ({entry.reason}) but no Namespace "
+                f"{label_of(obj)}: metadata.namespace: listed as privileged ({entry.reason}) but no Namespace "
                 f"{namespace} labelled {ENFORCE_LABEL}: privileged is rendered with it"
             )
         violations.extend(found)
