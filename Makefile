@@ -9,6 +9,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 REGISTRY ?= ghcr.io/cybernetic-promises
 TAG ?= v0.1.0
 IMAGE ?= $(REGISTRY)/pipeline:$(TAG)
+BASE_IMAGE ?= python:3.11.14-slim-bookworm
 
 .DEFAULT_GOAL := help
 
@@ -17,7 +18,8 @@ help: ## list the targets
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@# Not editable: an editable install adds an import hook to every interpreter start.
+	$(PY) -m pip install --quiet --disable-pip-version-check '.[test]'
 	touch $@
 
 venv: $(VENV)/.installed ## create .venv and install the dependencies
@@ -31,4 +33,15 @@ test: venv ## run every check (unit, contract, golden, conformance, property)
 golden: venv ## regenerate the golden files; review the diff like code
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py
 
-.PHONY: help venv promises test golden
+bench: venv ## print BENCH lines: cold start, memory, render throughput, runner
+	$(PY) tools/bench.py
+
+wheels: venv
+	$(PY) -m pip download -q --disable-pip-version-check --dest build/wheels --only-binary=:all: \
+	  --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+	  $$(sed -n 's/^ARG REQUIREMENTS="\(.*\)"$$/\1/p' Dockerfile)
+
+image: wheels ## build the pipeline image offline (IMAGE, BASE_IMAGE)
+	docker build --network none --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
+
+.PHONY: help venv promises test golden bench wheels image

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from promisekit import components, naming, security
 from promisekit.contract import Result, Selector
@@ -24,8 +23,7 @@ RESERVED_ENV = frozenset({"HOME", "PASSWORD", "HASHED_PASSWORD", "DATABASE_URL",
 SECRET_LIKE_NAME = re.compile(r"(?i)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)")
 
 
-@dataclass(frozen=True)
-class Size:
+class Size(NamedTuple):
     """One size preset: what the workspace and its database get."""
 
     cpu_request: str
@@ -187,8 +185,7 @@ def configure_promise(settings: Mapping[str, Any]) -> Result:
     )
 
 
-@dataclass(frozen=True)
-class _Names:
+class _Names(NamedTuple):
     request: str
 
     @property

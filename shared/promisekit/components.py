@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from promisekit.render import render_objects
 
@@ -41,8 +40,7 @@ def helm_release(
     )
 
 
-@dataclass(frozen=True)
-class Database:
+class Database(NamedTuple):
     """Where a CNPG database is reached, and the Secret CNPG generates for it."""
 
     cluster: str

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, NamedTuple
 
 from promisekit import schema
 from promisekit.contract import Result
@@ -13,8 +13,7 @@ from promisekit.errors import RequestInvalid
 from promisekit.naming import DNS_LABEL
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """A validated, defaulted resource request."""
 
     name: str
@@ -32,8 +31,7 @@ class Request:
         return {"type": type_, "status": "Unknown"}
 
 
-@dataclass(frozen=True)
-class Pipeline:
+class Pipeline(NamedTuple):
     """One Kratix Pipeline of the promise: where it runs and what it may use."""
 
     name: str
@@ -43,8 +41,16 @@ class Pipeline:
     memory_limit: str = "128Mi"
 
 
-@dataclass(frozen=True)
-class Definition:
+STANDARD_PIPELINES: Mapping[str, Pipeline] = MappingProxyType(
+    {
+        "promise-configure": Pipeline("dependencies"),
+        "resource-configure": Pipeline("render"),
+        "resource-delete": Pipeline("cleanup"),
+    }
+)
+
+
+class Definition(NamedTuple):
     """A promise: its API (schemas/<name>), its pipelines and the functions that render."""
 
     name: str
@@ -55,13 +61,7 @@ class Definition:
     configure_promise: Callable[[Mapping[str, Any]], Result] | None = None
     # Cross-field rules the schema states in CEL, re-checked here: Kratix re-runs old objects too.
     check: Callable[[Request], None] = lambda request: None
-    pipelines: Mapping[str, Pipeline] = field(
-        default_factory=lambda: {
-            "promise-configure": Pipeline("dependencies"),
-            "resource-configure": Pipeline("render"),
-            "resource-delete": Pipeline("cleanup"),
-        }
-    )
+    pipelines: Mapping[str, Pipeline] = STANDARD_PIPELINES
 
     @property
     def api(self) -> schema.Api:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from promisekit.errors import RequestInvalid
 from promisekit.yamlio import load_one
@@ -33,8 +32,7 @@ _TYPE_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class Api:
+class Api(NamedTuple):
     """A promise's API: its names, printer columns and openAPIV3Schema."""
 
     group: str
