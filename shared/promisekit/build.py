@@ -104,7 +104,11 @@ def promise(definition: Definition, *, image: str, platform: dict[str, Any]) -> 
             "labels": {"kratix.io/promise-version": definition.version},
             "annotations": {"platform.homelab.io/description": definition.description},
         },
-        "spec": {"api": crd(definition), "workflows": {k: v for k, v in workflows.items() if v}},
+        "spec": {
+            "api": crd(definition),
+            **({"requiredPromises": [{"name": n, "version": v} for n, v in definition.required_promises]} if definition.required_promises else {}),
+            "workflows": {k: v for k, v in workflows.items() if v},
+        },
     }
 
 

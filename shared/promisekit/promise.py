@@ -62,6 +62,8 @@ class Definition(NamedTuple):
     # Cross-field rules the schema states in CEL, re-checked here: Kratix re-runs old objects too.
     check: Callable[[Request], None] = lambda request: None
     pipelines: Mapping[str, Pipeline] = STANDARD_PIPELINES
+    # Promises that must be installed first (name, version): Kratix keeps this one Unavailable until then.
+    required_promises: tuple[tuple[str, str], ...] = ()
 
     @property
     def api(self) -> schema.Api:
