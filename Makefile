@@ -33,8 +33,12 @@ test: venv ## run every check (unit, contract, golden, conformance, property)
 golden: venv ## regenerate the golden files; review the diff like code
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py
 
+demo: venv ## the Kratix flow on this machine: every promise, every example, into build/state-store
+	$(PY) -m promisekit.runner demo
+
 bench: venv ## print BENCH lines: cold start, memory, render throughput, runner
 	$(PY) tools/bench.py
+	$(PY) -m promisekit.runner._bench
 
 wheels: venv
 	$(PY) -m pip download -q --disable-pip-version-check --dest build/wheels --only-binary=:all: \
@@ -44,4 +48,4 @@ wheels: venv
 image: wheels ## build the pipeline image offline (IMAGE, BASE_IMAGE)
 	docker build --network none --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
 
-.PHONY: help venv promises test golden bench wheels image
+.PHONY: help venv promises test golden demo bench wheels image
