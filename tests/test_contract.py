@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
@@ -9,6 +11,7 @@ from typing import Iterator
 import kratix_sdk as ks
 import pytest
 
+from harness import ROOT, containers, kratix_env, load, prepare
 from promisekit import contract
 
 STATUS = {"message": "Workspace at http://a.dev.lab.local", "url": "http://a.dev.lab.local", "port": 5432, "conditions": [{"type": "Ready", "status": "True"}]}
@@ -99,3 +102,18 @@ def test_status_kratix_key_is_refused(paths: contract.Paths) -> None:
 def test_output_paths_stay_inside_output(paths: contract.Paths) -> None:
     with pytest.raises(contract.ContractError, match="relative path inside"):
         contract.write_result(paths, contract.Result(files={"../escape.yaml": "x: 1\n"}), with_output=True)
+
+
+def test_hot_path_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """kratix-sdk drags in the kubernetes client (about 2 s of CPU under Kratix's 200m limit)."""
+    request = load(ROOT / "examples" / "devenvironment" / "project-alpha.yaml")
+    container = containers("devenvironment", "resource", "configure")[0]
+    prepare(tmp_path, request)
+    probe = (
+        "import sys; from promisekit.entrypoint import main; code = main(['devenvironment']); "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'kubernetes', 'kratix_sdk', 'jsonschema', 'celpy', 'kubernetes_validate'}); "
+        "print(code, heavy)"
+    )
+    env = kratix_env("devenvironment", container, request, "resource", "configure", tmp_path)
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0 []", done.stdout + done.stderr
