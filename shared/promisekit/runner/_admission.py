@@ -16,15 +16,13 @@ from typing import Any, Mapping
 from promisekit import schema
 from promisekit.checks import ManifestInvalid, validate_manifest, validate_with_crd
 from promisekit.errors import RequestInvalid
-from promisekit.promise_rules import CONTAINER_KEYS, MAX_PIPELINE_IDENTITY, PIPELINE_KEYS, PIPELINE_SPEC_KEYS
+from promisekit.promise_rules import webhook_violations
 from promisekit.runner._errors import Rejected
 from promisekit.runner._workflow import go_duration_seconds
 
 PROMISE_API_VERSION = "platform.kratix.io/v1alpha1"
 PROMISE_KIND = "Promise"
 PROMISE_RESOURCE = "promises.platform.kratix.io"
-WORKFLOW_TYPES = ("promise", "resource")
-WORKFLOW_ACTIONS = ("configure", "delete")
 # Kratix forces this on every promise API: object names feed Job and Work names.
 MAX_REQUEST_NAME = 63
 MIN_RECONCILIATION_S = 60
@@ -118,51 +116,7 @@ def _workflows_problem(name: str, workflows: Mapping[str, Any]) -> str:
             return f"spec.workflows.config.reconciliationInterval: {err}"
         if seconds < MIN_RECONCILIATION_S:
             return "spec.workflows.config.reconciliationInterval: must be at least 1m"
-    for wtype in WORKFLOW_TYPES:
-        for action in WORKFLOW_ACTIONS:
-            seen: set[str] = set()
-            for index, pipeline in enumerate((workflows.get(wtype) or {}).get(action) or []):
-                where = f"spec.workflows.{wtype}.{action}[{index}]"
-                problem = _pipeline_problem(pipeline, where)
-                if problem:
-                    return problem
-                pipeline_name = pipeline["metadata"]["name"]
-                if pipeline_name in seen:
-                    return f"{where}.metadata.name: duplicate pipeline name {pipeline_name!r}"
-                seen.add(pipeline_name)
-                identity = f"{name}-{wtype}-{action}-{pipeline_name}"
-                if len(identity) > MAX_PIPELINE_IDENTITY:
-                    return f"{where}.metadata.name: {identity!r} is {len(identity)} characters, over {MAX_PIPELINE_IDENTITY}"
-    return ""
-
-
-def _pipeline_problem(pipeline: Any, where: str) -> str:
-    """Pipelines are decoded with unknown fields disallowed, then their Job is dry-run."""
-    if not isinstance(pipeline, dict):
-        return f"{where}: must be a Pipeline object"
-    unknown = sorted(set(pipeline) - PIPELINE_KEYS)
-    if unknown:
-        return f'{where}: unknown field "{unknown[0]}"'
-    if pipeline.get("apiVersion") != PROMISE_API_VERSION or pipeline.get("kind") != "Pipeline":
-        return f"{where}: must be apiVersion {PROMISE_API_VERSION}, kind Pipeline"
-    if not (pipeline.get("metadata") or {}).get("name"):
-        return f"{where}.metadata.name: Required value"
-    spec = pipeline.get("spec") or {}
-    unknown = sorted(set(spec) - PIPELINE_SPEC_KEYS)
-    if unknown:
-        return f'{where}.spec: unknown field "{unknown[0]}"'
-    containers = spec.get("containers") or []
-    if not containers:
-        return f"{where}.spec.containers: Required value"
-    for index, container in enumerate(containers):
-        here = f"{where}.spec.containers[{index}]"
-        unknown = sorted(set(container) - CONTAINER_KEYS)
-        if unknown:
-            return f'{here}: unknown field "{unknown[0]}"'
-        for required in ("name", "image"):
-            if not container.get(required):
-                return f"{here}.{required}: Required value"
-    return ""
+    return next(iter(webhook_violations({"metadata": {"name": name}, "spec": {"workflows": workflows}})), "")
 
 
 def _immutability_problem(before: Any, after: Any) -> str:
