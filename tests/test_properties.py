@@ -8,13 +8,14 @@ agrees with what the API server (the CRD schema and its CEL rules) would admit.
 from __future__ import annotations
 
 import copy
+import re
 import sys
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from harness import PROMISES, promise_document, run_inprocess
+from harness import PROMISES, examples, load, promise_document, run_inprocess
 from promisekit import checks, schema
 from test_conformance import check_rendered
 
@@ -23,6 +24,7 @@ from test_conformance import check_rendered
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 2500))
 
 PROFILE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+PIPELINE_ONLY_GUARDRAIL = re.compile(r"^error: (metadata\.namespace|spec\.[\w.\[\]]*): guardrail (own-namespace|protected-namespace|max-duration|production): ")
 NAMES = st.from_regex(r"\A[a-z]([-a-z0-9]{0,30}[a-z0-9])?\Z")
 
 
@@ -63,13 +65,49 @@ def crd(name: str) -> dict[str, Any]:
 
 
 def requests(name: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Whole specs drawn from the schema, and example requests with one field redrawn from it.
+
+    The second kind reaches deep into APIs whose CEL rules a blind draw almost never meets
+    (an ImmunityTest's steps), while staying one field away from a request a user wrote.
+    """
     api = schema.load_api(name)
     spec = from_schema(api.schema["properties"]["spec"])
-    return st.builds(
+    drawn = st.builds(
         lambda n, s: {"apiVersion": api.api_version, "kind": api.kind, "metadata": {"name": n, "namespace": "team-a"}, "spec": s},
         NAMES,
         spec,
     )
+    spots = [
+        (base, path, node)
+        for base in (load(path) for path in examples(name))
+        for path, node in _fields(api.schema["properties"]["spec"], base.get("spec") or {}, ())
+    ]
+    if not spots:
+        return drawn
+    neighbours = st.sampled_from(spots).flatmap(lambda spot: st.builds(_redraw, NAMES, st.just(spot[0]), st.just(spot[1]), from_schema(spot[2])))
+    return st.one_of(drawn, neighbours)
+
+
+def _fields(node: dict[str, Any], value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """Every (path, schema node) a request can redraw, array items included where the value has them."""
+    found: list[tuple[tuple[str | int, ...], dict[str, Any]]] = [(path, node)] if path else []
+    if node.get("type") == "object" and isinstance(value, dict):
+        for key, child in node.get("properties", {}).items():
+            found += _fields(child, value.get(key), (*path, key))
+    elif node.get("type") == "array" and isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _fields(node.get("items", {}), item, (*path, index))
+    return found
+
+
+def _redraw(name: str, base: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    request = copy.deepcopy(base)
+    request["metadata"] = {"name": name, "namespace": base["metadata"].get("namespace", "default")}
+    node = request.setdefault("spec", {})
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return request
 
 
 def api_server_admits(name: str, request: dict[str, Any]) -> bool:
@@ -90,8 +128,13 @@ def test_random_valid_requests_render_and_pass_every_check(name: str, tmp_path_f
     def check(request: dict[str, Any]) -> None:
         admitted = api_server_admits(name, request)
         run = run_inprocess(name, request, "resource", "configure", tmp_path_factory.mktemp("valid"))
-        assert (run.returncode == 0) == admitted, f"pipeline and API server disagree: {run.stderr or 'accepted'}"
-        assume(admitted)
+        if admitted and run.returncode != 0:
+            # Only a guardrail that needs what the API server cannot see (the request's namespace,
+            # the platform settings) may refuse what the schema admits, and it names itself.
+            assert PIPELINE_ONLY_GUARDRAIL.search(run.stderr), f"pipeline and API server disagree: {run.stderr}"
+        else:
+            assert (run.returncode == 0) == admitted, f"pipeline and API server disagree: {run.stderr or 'accepted'}"
+        assume(run.returncode == 0)
         check_rendered(run)
 
     check()
