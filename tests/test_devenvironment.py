@@ -126,9 +126,10 @@ def test_delete_works_for_a_request_the_schema_now_rejects() -> None:
     assert PROMISE.delete(parse_request(PROMISE, obj, strict=False), SETTINGS).status["message"].startswith("Deleted")
 
 
-def test_promise_dependencies_pin_the_operator() -> None:
+def test_promise_dependencies_deliver_external_secrets() -> None:
+    """CloudNativePG comes with the postgresql promise (a required promise); External Secrets with this one."""
     result = PROMISE.configure_promise(SETTINGS)  # type: ignore[misc]
-    release = objects(result)["HelmRelease/cloudnative-pg"]
-    assert release["spec"]["values"]["image"] == {"repository": "ghcr.io/cloudnative-pg/cloudnative-pg", "tag": "1.30.0"}
-    assert release["spec"]["chart"]["spec"]["version"] == SETTINGS["charts"]["cloudnativePg"]["version"]
-    assert set(objects(result)) == {"Namespace/cnpg-system", "HelmRepository/cloudnative-pg", "HelmRelease/cloudnative-pg", "Namespace/external-secrets", "HelmRepository/external-secrets", "HelmRelease/external-secrets"}
+    release = objects(result)["HelmRelease/external-secrets"]
+    assert release["spec"]["chart"]["spec"]["version"] == SETTINGS["charts"]["externalSecrets"]["version"]
+    assert set(objects(result)) == {"Namespace/external-secrets", "HelmRepository/external-secrets", "HelmRelease/external-secrets"}
+    assert PROMISE.required_promises == (("postgresql", "v0.1.0"),)

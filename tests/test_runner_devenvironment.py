@@ -46,16 +46,21 @@ def test_demo_runs_end_to_end_through_the_cli_and_the_subprocess_engine(tmp_path
     assert done.returncode == 0, done.stderr
     assert "promise.platform.kratix.io/devenvironment created" in done.stdout
     files = tree(state)
+    # dev lands on the worker; staging on the vCluster the demo's own VCluster request registers.
+    destinations = {"dev": "worker-1", "staging": "vcluster-default-staging"}
     for example in EXAMPLES:
         obj = yaml.safe_load(example.read_text(encoding="utf-8"))
         namespace = obj["metadata"].get("namespace", "default")
         name = obj["metadata"]["name"]
-        directory = f"worker-1/resources/{namespace}/devenvironment/{name}/render/{ROOT_ID}/"
+        destination = destinations[obj["spec"].get("environment", "dev")]
+        directory = f"{destination}/resources/{namespace}/devenvironment/{name}/render/{ROOT_ID}/"
         assert f"{directory}deployment-{name}.yaml" in files, f"{example.name}: no Deployment under {directory}"
         assert f"DevEnvironment {namespace}/{name}" in done.stdout
-    for destination in ("platform", "worker-1"):
-        assert f"{destination}/dependencies/devenvironment/dependencies/{ROOT_ID}/helmrelease-cloudnative-pg.yaml" in files
-    assert "[1/5] DevEnvironment" in done.stderr, "progress goes to stderr"
+    for destination in ("platform", "worker-1", "vcluster-default-staging", "vcluster-default-production"):
+        assert f"{destination}/dependencies/postgresql/dependencies/{ROOT_ID}/helmrelease-cloudnative-pg.yaml" in files
+        assert f"{destination}/dependencies/devenvironment/dependencies/{ROOT_ID}/helmrelease-external-secrets.yaml" in files
+    assert "DevEnvironment team-a/web-staging:\n  vcluster-default-staging/resources/team-a/devenvironment/web-staging/" in done.stdout
+    assert "] DevEnvironment" in done.stderr, "progress goes to stderr"
 
 
 def test_every_invalid_example_is_refused_and_writes_nothing(runner: Runner) -> None:

@@ -1,6 +1,7 @@
 """DevEnvironment-as-a-Service: code-server with the language's toolchain, storage, optional PostgreSQL."""
 
 from pipelines.devenvironment.render import VERSION, check, configure, configure_promise, delete
+from pipelines.postgresql import PROMISE as POSTGRESQL
 from promisekit.promise import Definition
 
 PROMISE = Definition(
@@ -11,4 +12,6 @@ PROMISE = Definition(
     delete=delete,
     configure_promise=configure_promise,
     check=check,
+    # db: true renders a CNPG Cluster, whose operator the postgresql promise delivers.
+    required_promises=((POSTGRESQL.name, POSTGRESQL.version),),
 )

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 from promisekit import components, naming, security
-from promisekit.contract import Result, Selector
+from promisekit.contract import Result
 from promisekit.errors import RequestInvalid
 from promisekit.promise import Request, condition
 from promisekit.render import render_objects
-from promisekit.yamlio import dump_one
 
 PROMISE = "devenvironment"
 VERSION = "v0.1.0"
@@ -59,10 +58,6 @@ def check(request: Request) -> None:
             raise RequestInvalid(f"{where}.name", "a variable named like a secret must use secretKeyRef, not value")
         if item["name"] in RESERVED_ENV:
             raise RequestInvalid(f"{where}.name", f"{item['name']} is set by the platform")
-
-
-def environment_of(request: Request, settings: Mapping[str, Any]) -> str:
-    return request.spec.get("environment") or settings["environments"]["default"]
 
 
 def configure(request: Request, settings: Mapping[str, Any]) -> Result:
@@ -121,7 +116,7 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
         ingress_namespace=settings["ingress"]["controllerNamespace"],
         egress=_egress_rules(spec["network"], settings, database),
     )
-    environment = environment_of(request, settings)
+    environment = components.target_environment(request, settings)
     password_command = (
         f"kubectl get secret {names.password} -n {request.namespace} -o jsonpath='{{.data.password}}' | base64 -d"
     )
@@ -140,9 +135,9 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
     if database:
         status["database"] = database.status()
     return Result(
-        files={_file_name(obj): dump_one(obj) for obj in objects},
+        files=components.manifest_files(objects),
         status=status,
-        selectors=[Selector(match_labels={"environment": environment})],
+        selectors=components.environment_selectors(environment),
     )
 
 
@@ -161,27 +156,14 @@ def delete(request: Request, settings: Mapping[str, Any]) -> Result:
 
 
 def configure_promise(settings: Mapping[str, Any]) -> Result:
-    """The operators a DevEnvironment needs on every Destination: CloudNativePG and External Secrets."""
-    charts = settings["charts"]
+    """External Secrets on every Destination; the CloudNativePG operator comes with the postgresql promise."""
+    chart = settings["charts"]["externalSecrets"]
     labels = naming.standard_labels(promise=PROMISE, request="dependencies", namespace="", component="operator", version=VERSION)
     del labels["platform.homelab.io/request-namespace"]
-    cnpg_repository, cnpg_tag = charts["cloudnativePg"]["operatorImage"].rsplit(":", 1)
-    objects = components.helm_release(
-        name="cloudnative-pg",
-        namespace=charts["cloudnativePg"]["namespace"],
-        chart=charts["cloudnativePg"],
-        values={"image": {"repository": cnpg_repository, "tag": cnpg_tag}, "crds": {"create": True}},
-        labels=labels,
-    ) + components.helm_release(
-        name="external-secrets",
-        namespace=charts["externalSecrets"]["namespace"],
-        chart=charts["externalSecrets"],
-        values={"installCRDs": True},
-        labels=labels,
-    )
+    objects = components.helm_release(name="external-secrets", namespace=chart["namespace"], chart=chart, values={"installCRDs": True}, labels=labels)
     return Result(
-        files={_file_name(obj): dump_one(obj) for obj in objects},
-        status={"message": "CloudNativePG and External Secrets delivered through Flux"},
+        files=components.manifest_files(objects),
+        status={"message": "External Secrets delivered through Flux (CloudNativePG comes with the postgresql promise)"},
     )
 
 
@@ -266,7 +248,3 @@ def _egress_rules(network: Mapping[str, Any], settings: Mapping[str, Any], datab
     if network.get("allowCIDRs"):
         rules.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in network["allowCIDRs"]]})
     return rules
-
-
-def _file_name(obj: Mapping[str, Any]) -> str:
-    return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"

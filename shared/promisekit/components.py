@@ -1,15 +1,34 @@
-"""Building blocks more than one promise renders: a Flux-delivered chart, a CNPG database."""
+"""Building blocks more than one promise renders: a Flux-delivered chart, a CNPG database,
+and the environment a request's workload lands in."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
+from promisekit.contract import Selector
+from promisekit.promise import Request
 from promisekit.render import render_objects
+from promisekit.yamlio import dump_one
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FLUX_NAMESPACE = "flux-system"
 POSTGRES_PORT = 5432
+
+
+def target_environment(request: Request, settings: Mapping[str, Any]) -> str:
+    """The environment a request names, else the platform's default (design §8)."""
+    return request.spec.get("environment") or settings["environments"]["default"]
+
+
+def environment_selectors(environment: str) -> list[Selector]:
+    """Where a request's workload goes: a Destination labelled with its environment."""
+    return [Selector(match_labels={"environment": environment})]
+
+
+def manifest_files(objects: list[dict[str, Any]]) -> dict[str, str]:
+    """Output files, one object each, named <kind>-<name>.yaml."""
+    return {f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml": dump_one(obj) for obj in objects}
 
 
 def helm_release(
@@ -54,7 +73,12 @@ class Database(NamedTuple):
 
     @property
     def host(self) -> str:
-        return f"{self.cluster}-rw"
+        """The primary's Service, by the name that resolves from every namespace of the Destination."""
+        return f"{self.cluster}-rw.{self.namespace}.svc"
+
+    @property
+    def read_only_host(self) -> str:
+        return f"{self.cluster}-ro.{self.namespace}.svc"
 
     def env(self) -> list[dict[str, Any]]:
         """Connection env vars, each a secretKeyRef into the generated Secret, never a value."""
@@ -72,6 +96,31 @@ class Database(NamedTuple):
         return {"secretName": self.secret, "host": self.host, "port": POSTGRES_PORT, "database": self.name}
 
 
+class Backup(NamedTuple):
+    """Base backups and WAL archived to an S3-compatible store; its keys stay in a Secret the user owns."""
+
+    destination_path: str
+    credentials_secret: str
+    access_key_id_key: str
+    secret_access_key_key: str
+    schedule: str
+    retention: str
+    endpoint_url: str = ""
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Backup:
+        credentials = spec["credentials"]
+        return cls(
+            destination_path=spec["destinationPath"],
+            credentials_secret=credentials["name"],
+            access_key_id_key=credentials["accessKeyIdKey"],
+            secret_access_key_key=credentials["secretAccessKeyKey"],
+            schedule=spec["schedule"],
+            retention=spec["retention"],
+            endpoint_url=spec.get("endpointURL", ""),
+        )
+
+
 def postgres_cluster(
     database: Database,
     *,
@@ -81,7 +130,9 @@ def postgres_cluster(
     instances: int,
     resources: Mapping[str, Any],
     labels: Mapping[str, str],
+    backup: Backup | None = None,
 ) -> list[dict[str, Any]]:
+    """A CNPG Cluster, and with a backup its ScheduledBackup: DevEnvironment's db and the PostgreSQL promise."""
     return render_objects(
         TEMPLATES,
         "cnpg-cluster.yaml.j2",
@@ -95,4 +146,5 @@ def postgres_cluster(
         instances=instances,
         resources=resources,
         labels=labels,
+        backup=backup,
     )
