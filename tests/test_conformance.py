@@ -64,6 +64,20 @@ def test_promise_configure_output_is_valid(name: str, tmp_path: Path) -> None:
     assert set(run.status) == {"message"}, "a promise workflow may only set status.message"
 
 
+def test_privileged_namespaces_are_exactly_those_of_listed_workloads(tmp_path: Path) -> None:
+    """A promise labels a namespace privileged only for a workload listed, with its reason, in one place."""
+    privileged = set()
+    for name in PROMISES:
+        run = run_subprocess(name, promise_document(name), "promise", "configure", tmp_path / name)
+        privileged |= {
+            obj["metadata"]["name"]
+            for obj in run.objects()
+            if obj["kind"] == "Namespace" and obj["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") == "privileged"
+        }
+    assert privileged == {workload.namespace for workload in checks.PRIVILEGED_WORKLOADS}
+    assert all(len(workload.reason) > 40 for workload in checks.PRIVILEGED_WORKLOADS)
+
+
 @pytest.mark.parametrize(("name", "path"), EXAMPLE_CASES)
 def test_example_renders_valid_and_idempotent(name: str, path: Path, tmp_path: Path) -> None:
     first = run_subprocess(name, load(path), "resource", "configure", tmp_path / "first")

@@ -9,6 +9,7 @@ from typing import Any
 from jsonschema.exceptions import ValidationError, best_match
 
 from promisekit.checks._builtin import BUILTIN_GROUP, builtin_validator
+from promisekit.checks._chaos_webhook import CHAOS_GROUP, webhook_violations
 from promisekit.checks._crds import vendored_crd
 from promisekit.checks._strict import StrictSchema, common_metadata_error, compile_schema, describe
 from promisekit.errors import PromiseKitError
@@ -82,6 +83,11 @@ def validate_manifest(obj: dict[str, Any]) -> None:
     if crd is not None:
         _served_schema(label, crd, api_version, kind)
         _raise_if(label, _vendored_schema(group, kind, version).first_error(obj))
+        if group == CHAOS_GROUP:
+            # Chaos Mesh's admission webhook refuses more than its schemas do (failurePolicy: Fail).
+            problems = webhook_violations(obj)
+            if problems:
+                raise ManifestInvalid(f"{label}: {problems[0]}")
         return
     validator = builtin_validator(api_version, kind) if BUILTIN_GROUP.fullmatch(group) else None
     if validator is None:

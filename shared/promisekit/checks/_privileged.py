@@ -18,4 +18,14 @@ class PrivilegedWorkload:
     reason: str
 
 
-PRIVILEGED_WORKLOADS: tuple[PrivilegedWorkload, ...] = ()
+PRIVILEGED_WORKLOADS: tuple[PrivilegedWorkload, ...] = (
+    PrivilegedWorkload(
+        namespace="chaos-mesh",
+        kind="DaemonSet",
+        name="chaos-daemon",
+        reason=(
+            "Chaos Mesh's fault injector enters other pods' network, PID and mount namespaces: "
+            "privileged, hostPID, the container runtime socket, /sys and /lib/modules from the host"
+        ),
+    ),
+)
