@@ -1,6 +1,6 @@
 """Pipeline benchmarks, measured side by side in one run:
 
-    PYTHONPATH=shared:. .venv/bin/python tools/bench.py [--runs 20] [--image NAME]
+    PYTHONPATH=shared:. .venv/bin/python tools/bench.py [--runs 20] [--image NAME [--image-only]]
 
 prints `BENCH <name> <value> <unit>` lines:
 
@@ -12,8 +12,10 @@ prints `BENCH <name> <value> <unit>` lines:
   kratix_sdk_import_ms   the same for `python -c "import kratix_sdk"`: what the SDK alone costs
   pipeline_peak_rss_mb   peak RSS of one configure run
   render_1000_s          1000 distinct requests parsed, validated and rendered in one process
-  pipeline_image_mb      what the pipeline image adds to its base (only with --image, or when
-                         the default image exists and docker answers)
+  pipeline_image_mb      what the pipeline image adds to its base (with --image; `make bench`
+                         builds the image first when docker answers): the image's size less
+                         that of the base named by its org.opencontainers.image.base.name label
+  pipeline_image_total_mb  the image's whole size, base included
 
 The three cold starts run round-robin, so noise (CPU frequency, page cache, neighbours) hits
 them alike. Children run with the interpreter running this script, and like the image they
@@ -40,7 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PROMISE = "devenvironment"
 EXAMPLE = ROOT / "examples" / PROMISE / "project-alpha.yaml"
 PROMISE_YAML = ROOT / "promises" / PROMISE / "promise.yaml"
-DEFAULT_IMAGE = "cybernetic/pipeline:dev"
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]  # as PYTHONPATH=shared:. would
 LANGUAGES = ("python", "node", "go", "java", "rust")
 SIZES = ("small", "medium", "large")
@@ -216,13 +217,26 @@ def image_mb(image: str, required: bool) -> tuple[float, float] | None:
     return (int(size) - int(base_size)) / 1e6, int(size) / 1e6
 
 
+def emit_image_sizes(image: str) -> None:
+    sizes = image_mb(image, required=True)
+    assert sizes is not None
+    emit("pipeline_image_mb", sizes[0], "MB", 1)
+    emit("pipeline_image_total_mb", sizes[1], "MB", 1)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="cold starts of each command (default 20)")
     parser.add_argument("--requests", type=int, default=1000, help="requests rendered in one process (default 1000)")
-    parser.add_argument("--image", help=f"pipeline image to size (default {DEFAULT_IMAGE}, if it exists)")
+    parser.add_argument("--image", help="pipeline image to size (`make bench` passes IMAGE)")
+    parser.add_argument("--image-only", action="store_true", help="only size the image")
     args = parser.parse_args(argv)
+    if args.image_only and not args.image:
+        parser.error("--image-only needs --image")
     try:
+        if args.image_only:
+            emit_image_sizes(args.image)
+            return 0
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
             work = Path(tmp)
             times = cold_starts(args.runs, work)
@@ -230,10 +244,8 @@ def main(argv: list[str]) -> int:
                 emit(name, statistics.median(values), "ms", 1)
             emit("pipeline_peak_rss_mb", peak_rss_mib(work), "MiB", 1)
         emit(f"render_{args.requests}_s", render_seconds(args.requests), "s", 3)
-        sizes = image_mb(args.image or DEFAULT_IMAGE, required=args.image is not None)
-        if sizes is not None:
-            emit("pipeline_image_mb", sizes[0], "MB", 1)
-            emit("pipeline_image_total_mb", sizes[1], "MB", 1)
+        if args.image:
+            emit_image_sizes(args.image)
     except Exception as err:  # one line, whatever broke
         print(f"bench: error: {type(err).__name__ + ': ' if not isinstance(err, BenchError) else ''}{err}", file=sys.stderr)
         return 1
