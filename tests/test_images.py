@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,22 @@ def test_a_bare_run_prints_the_usage_and_holds_no_test_code(image: str) -> None:
     done = subprocess.run(["docker", "run", "--rm", "--network", "none", "--read-only", "--pull", "never", image, "python3", "-c", probe], capture_output=True, text=True, timeout=DOCKER_TIMEOUT_S)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['deps', 'pipelines', 'schemas', 'shared', 'template-cache'] []", done.stdout
+
+
+def test_the_runners_docker_engine_gives_the_demo_the_subprocess_engine_gives(tmp_path: Path) -> None:
+    """`promisekit.runner demo --engine docker`: every promise and example, through the images, into the same state store."""
+    stores = []
+    for engine in ("docker", "subprocess"):
+        state = tmp_path / engine / "state-store"
+        env = {**os.environ, "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}", "SOURCE_DATE_EPOCH": "1767225600"}
+        done = subprocess.run(
+            [sys.executable, "-m", "promisekit.runner", "demo", "--quiet", "--engine", engine, "--state", str(state)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        )
+        assert done.returncode == 0, done.stderr
+        stores.append({p.relative_to(state).as_posix(): p.read_bytes() for p in sorted(state.rglob("*")) if p.is_file()})
+    assert stores[0] == stores[1]
+    assert any("/resources/" in path for path in stores[0])
 
 
 def test_docker_is_the_one_this_tier_expects() -> None:

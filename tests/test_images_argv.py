@@ -7,7 +7,6 @@ from a promise.yaml container to docker's flags, is checked here without docker,
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,57 +14,12 @@ from typing import Any
 import pytest
 
 from harness import PROMISES, containers, kratix_env, promise_document
+from promisekit.runner._docker import docker_run_argv, quantity
+from promisekit.runner._errors import EngineUnavailable
 
 # Set for the subprocess only: the image has its own PATH and PYTHONPATH, and /kratix.
 HOST_ONLY_ENV = ("PATH", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "KRATIX_ROOT")
-# What Kratix gives a user container that declares no resources (research kratix.md §2.1).
-KRATIX_DEFAULT_LIMITS = {"cpu": "200m", "memory": "256Mi"}
 DOCKER_TIMEOUT_S = 120
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
-_FACTORS = {None: 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-
-
-def quantity(text: str) -> Decimal:
-    """A Kubernetes quantity ("500m", "128Mi", "1") as a number."""
-    match = _QUANTITY.match(str(text))
-    if not match:
-        raise AssertionError(f"{text!r}: not a Kubernetes quantity this test reads")
-    return Decimal(match.group(1)) * _FACTORS[match.group(2)]
-
-def docker_run_argv(container: dict[str, Any], env: dict[str, str], root: Path) -> list[str]:
-    """`docker run` of a Pipeline container with the /kratix tree at root, as Kratix's Job runs it."""
-    security = container.get("securityContext", {})
-    # Kratix's defaults apply only to a container that declares no resources at all.
-    limits = container["resources"].get("limits", {}) if "resources" in container else KRATIX_DEFAULT_LIMITS
-    argv = ["docker", "run", "--rm", "--network", "none", "--pull", "never"]
-    if "cpu" in limits:
-        argv += ["--cpus", str(quantity(limits["cpu"]))]
-    if "memory" in limits:
-        memory = int(quantity(limits["memory"]))
-        argv += ["--memory", str(memory), "--memory-swap", str(memory)]
-    if "runAsUser" in security:
-        group = f":{security['runAsGroup']}" if "runAsGroup" in security else ""
-        argv += ["--user", f"{security['runAsUser']}{group}"]
-    if security.get("readOnlyRootFilesystem"):
-        argv.append("--read-only")
-    if security.get("allowPrivilegeEscalation") is False:
-        argv += ["--security-opt", "no-new-privileges"]
-    for capability in security.get("capabilities", {}).get("drop", []):
-        argv += ["--cap-drop", capability]
-    for capability in security.get("capabilities", {}).get("add", []):
-        argv += ["--cap-add", capability]
-    if security.get("seccompProfile", {}).get("type", "RuntimeDefault") != "RuntimeDefault":
-        raise AssertionError(f"container {container['name']}: seccompProfile {security['seccompProfile']}: only RuntimeDefault is emulated")
-    argv += ["-v", f"{root / 'input'}:/kratix/input:ro", "-v", f"{root / 'output'}:/kratix/output", "-v", f"{root / 'metadata'}:/kratix/metadata"]
-    for key, value in sorted(env.items()):
-        argv += ["-e", f"{key}={value}"]
-    command, args = container.get("command", []), container.get("args", [])
-    if command:
-        # Kubernetes' command replaces the image's ENTRYPOINT, and args its CMD.
-        argv += ["--entrypoint", command[0], container["image"], *command[1:], *args]
-    else:
-        argv += [container["image"], *args]
-    return argv
 
 
 def container_env(name: str, container: dict[str, Any], obj: dict[str, Any], wtype: str, action: str) -> dict[str, str]:
@@ -145,7 +99,7 @@ def test_mounts_command_and_args_come_from_the_pipeline() -> None:
 
 def test_an_unemulated_seccomp_profile_is_refused() -> None:
     container = {**CONTAINER, "securityContext": {**CONTAINER["securityContext"], "seccompProfile": {"type": "Unconfined"}}}
-    with pytest.raises(AssertionError, match="only RuntimeDefault"):
+    with pytest.raises(EngineUnavailable, match="only RuntimeDefault"):
         docker_run_argv(container, {}, Path("/r"))
 
 

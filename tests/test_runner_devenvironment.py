@@ -101,28 +101,3 @@ def test_the_docker_engine_says_plainly_when_docker_is_missing(tmp_path: Path, m
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EngineUnavailable, match=r"^--engine docker: docker is not installed \(no docker on PATH\)$"):
         Runner(tmp_path / "state", destinations_file=DESTINATIONS, engine="docker")
-
-
-def _docker_image() -> str:
-    """The locally built pipeline image, or why the docker engine cannot be checked here."""
-    image = os.environ.get("RUNNER_DOCKER_IMAGE", "cybernetic/pipeline:dev")
-    try:
-        probe = subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True, timeout=30)
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        pytest.skip("needs docker: the docker engine runs the built image")
-    if probe.returncode != 0:
-        pytest.skip(f"needs the pipeline image {image} (docker build -t {image} .; or set RUNNER_DOCKER_IMAGE)")
-    return image
-
-
-def test_the_docker_engine_writes_what_the_subprocess_engine_writes(tmp_path: Path) -> None:
-    image = _docker_image()
-    promise = tmp_path / "promise.yaml"
-    promise.write_text(PROMISE.read_text(encoding="utf-8").replace("ghcr.io/cybernetic-promises/pipeline:v0.1.0", image), encoding="utf-8")
-    stores = []
-    for engine in ("docker", "subprocess"):
-        runner = Runner(tmp_path / engine, destinations_file=DESTINATIONS, engine=engine)
-        assert all(o.ok for o in runner.install(read_documents([promise])))
-        assert all(o.ok for o in runner.apply(read_documents(EXAMPLES[:1])))
-        stores.append(tree(runner.store.state))
-    assert stores[0] == stores[1]

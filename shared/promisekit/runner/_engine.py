@@ -2,7 +2,7 @@
 
 subprocess: the container's `python3 -m MODULE ARGS` as a fresh interpreter (the same code
 path as the image); inprocess: MODULE's `main(argv, env=...)` called here, for speed;
-docker: the built image itself, with input mounted read-only.
+docker: the built image itself, run as Kratix's Job runs it (_docker.docker_run_argv).
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
+from promisekit.runner._docker import docker_run_argv
 from promisekit.runner._errors import EngineUnavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ENGINE_NAMES = ("subprocess", "inprocess", "docker")
 CONTAINER_TIMEOUT_S = 600
-# The image's user (Dockerfile USER, the Pipelines' runAsUser).
-PIPELINE_USER = "65532:65532"
 _PYTHON_NAMES = ("python", "python3")
 
 
@@ -37,6 +36,8 @@ class Container:
     command: tuple[str, ...]
     args: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
+    # The container as promise.yaml declares it: the docker engine applies its securityContext and limits.
+    manifest: Mapping[str, Any] = field(default_factory=dict)
 
     def python_module(self) -> tuple[str, list[str]]:
         """(module, argv) of a `python3 [-u] -m MODULE ARGS` command, or EngineUnavailable."""
@@ -152,17 +153,10 @@ class DockerEngine:
     def run(self, container: Container, root: Path, env: Mapping[str, str]) -> ContainerExit:
         if not container.image:
             raise EngineUnavailable(f"container {container.name}: no image to run")
-        # The pipeline user is not the invoking user: let it write output and metadata.
+        # emptyDirs are world-writable; the pipeline user is not the invoking user.
         for writable in (root / "output", root / "metadata"):
             writable.chmod(0o777)
-        argv = ["docker", "run", "--rm", "--read-only", "--tmpfs", "/tmp", "--user", PIPELINE_USER]
-        argv += ["-v", f"{root / 'input'}:/kratix/input:ro", "-v", f"{root / 'output'}:/kratix/output", "-v", f"{root / 'metadata'}:/kratix/metadata"]
-        for key, value in sorted(env.items()):
-            argv += ["-e", f"{key}={value}"]
-        if container.command:
-            argv += ["--entrypoint", container.command[0], container.image, *container.command[1:], *container.args]
-        else:
-            argv += [container.image, *container.args]
+        argv = docker_run_argv(container.manifest, env, root)
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=CONTAINER_TIMEOUT_S)
         except subprocess.TimeoutExpired:

@@ -43,6 +43,7 @@ class Pipeline:
                     command=tuple(entry.get("command") or ()),
                     args=tuple(str(a) for a in entry.get("args") or ()),
                     env=_container_env(entry),
+                    manifest=dict(entry),
                 )
             )
         return cls(manifest["metadata"]["name"], tuple(containers))
