@@ -37,6 +37,11 @@ class Ref:
         ns = ("-n", self.namespace) if self.namespace else ()
         return kubectl(self.context, "get", self.resource, self.name, *ns, "-o", "json", "--ignore-not-found")
 
+    def list_argv(self) -> tuple[str, ...]:
+        """Every object of this ref's resource in its namespace: one call answers many refs."""
+        ns = ("-n", self.namespace) if self.namespace else ()
+        return kubectl(self.context, "get", self.resource, *ns, "-o", "json")
+
     def __str__(self) -> str:
         where = f"{self.namespace}/" if self.namespace else ""
         return f"{self.context}: {self.resource}/{where}{self.name}"

@@ -157,8 +157,19 @@ def clusters(destinations: list[dict[str, Any]] | None = None) -> list[Cluster]:
     return result
 
 
-def example_files(names: list[str]) -> list[tuple[str, Path]]:
-    return [(name, path) for name in names for path in sorted((EXAMPLES_DIR / name).glob("*.yaml"))]
+def example_files(documents: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Path]]:
+    """Every example request with the promise of its kind, as `make demo` applies them:
+    examples/platform's first (the VClusters whose Destinations other examples target)."""
+    kinds = {str(doc["spec"]["api"]["spec"]["names"]["kind"]): name for name, doc in documents.items()}
+    platform = sorted(p for p in (EXAMPLES_DIR / "platform").glob("*.yaml") if p.resolve() != DESTINATIONS_FILE.resolve())
+    paths = platform + [p for name in sorted(documents) for p in sorted((EXAMPLES_DIR / name).glob("*.yaml"))]
+    found = []
+    for path in paths:
+        kind = str(load_yaml_all(path)[0].get("kind"))
+        if kind not in kinds:
+            raise PlanError(f"{path.relative_to(ROOT)}: kind {kind} is no promise's API")
+        found.append((kinds[kind], path))
+    return found
 
 
 def resource_of(obj: Mapping[str, Any]) -> str:
@@ -190,17 +201,18 @@ def _objects(state: Path, destination: str, path: str) -> list[Placed]:
     return [Placed(destination, obj, path) for obj in yaml.safe_load_all(text) if isinstance(obj, dict) and obj.get("kind")]
 
 
-def render_with_runner(promise_names: list[str]) -> Rendered:
+def render_with_runner(documents: Mapping[str, Mapping[str, Any]]) -> Rendered:
     """Install every promise and apply every example in the local runner; read back the state store."""
     from promisekit.runner import Runner, read_documents
 
+    promise_names = sorted(documents)
     with tempfile.TemporaryDirectory(prefix="e2e-plan-") as tmp:
         state = Path(tmp) / "state"
         runner = Runner(state, destinations_file=DESTINATIONS_FILE, engine="inprocess")
         for outcome in runner.install(read_documents([install.promise_file(n) for n in promise_names])):
             if not outcome.ok:
                 raise PlanError(f"promise does not install in the local runner: {outcome.line()}")
-        examples = example_files(promise_names)
+        examples = example_files(documents)
         request_objects = {(name, str(path.relative_to(ROOT))): load_yaml_all(path)[0] for name, path in examples}
         for outcome in runner.apply(read_documents([path for _, path in examples])):
             if not outcome.ok:
@@ -228,7 +240,8 @@ def render_with_runner(promise_names: list[str]) -> Rendered:
 
 
 def connections(rendered: Rendered, context_of: Mapping[str, str], platform_context: str) -> dict[str, Connection]:
-    """For each Destination no kind cluster serves: the kubeconfig Secret its Flux Kustomizations use.
+    """For each Destination no kind cluster serves, by the context run.py gives it: the kubeconfig
+    Secret its Flux Kustomizations use.
 
     Found in what was written to the platform: a Flux Kustomization whose path is under the
     Destination's path and which applies through spec.kubeConfig.secretRef (the marketplace
@@ -250,10 +263,10 @@ def connections(rendered: Rendered, context_of: Mapping[str, str], platform_cont
             secret = obj.get("spec", {}).get("kubeConfig", {}).get("secretRef")
             if secret and (path == prefix or path.startswith(prefix + "/")):
                 namespace = str(obj["metadata"].get("namespace") or "default")
-                found[name] = Connection(context, name, platform_context, namespace, str(secret["name"]), str(secret.get("key") or "value"), f"Kustomization {namespace}/{obj['metadata']['name']}")
+                found[context] = Connection(context, name, platform_context, namespace, str(secret["name"]), str(secret.get("key") or "value"), f"Kustomization {namespace}/{obj['metadata']['name']}")
                 break
         else:
-            found[name] = Connection(context, name, platform_context, name, f"vc-{name}", "config", "the vcluster chart's default Secret")
+            found[context] = Connection(context, name, platform_context, name, f"vc-{name}", "config", "the vcluster chart's default Secret")
     return found
 
 
@@ -346,10 +359,10 @@ def render(settings: Settings, platform_ip: str) -> Plan:
     if not names:
         raise PlanError("no promise in promises/")
     documents = {name: install.load_promise(name) for name in names}
-    rendered = render_with_runner(names)
+    rendered = render_with_runner(documents)
     context_of = {dest: c.context for c in cluster_list for dest in c.destinations}
     conns = connections(rendered, context_of, pctx)
-    full_context = {**context_of, **{name: c.context for name, c in conns.items()}}
+    full_context = {**context_of, **{c.destination: c.context for c in conns.values()}}
     plan = Plan(cluster_list, [], conns)
     src = settings.kratix_source
 
@@ -401,13 +414,18 @@ def render(settings: Settings, platform_ip: str) -> Plan:
     gitops.steps += _waits(canaries, context_of, "Kratix's canary applied by Flux", "", EXISTS, TIMEOUT_INSTALL_S)
 
     promises = Phase("promises")
-    promises.steps += install.install_steps(documents, pctx, timeout_s=TIMEOUT_PROMISE_S, timers=True)
+    # Applied together and waited for together, so each row times its own promise alone: Kratix
+    # holds a promise whose required promises are not there yet as Unavailable.
+    steps = install.install_steps(documents, pctx, timeout_s=TIMEOUT_PROMISE_S, timers=True)
+    promises.steps += [step for step in steps if not isinstance(step, Wait)] + [step for step in steps if isinstance(step, Wait)]
     for name in install.install_order(documents):
         timer = f"promise {name}"
         plan.timers[timer] = name
         if documents[name]["spec"].get("workflows", {}).get("promise", {}).get("configure"):
             promises.steps.append(Wait((Ref(pctx, install.PROMISE_RESOURCE, name),), "condition=ConfigureWorkflowCompleted", f"promise {name}: ConfigureWorkflowCompleted", TIMEOUT_PROMISE_S, timer))
-        promises.steps += _waits(rendered.dependencies[name], full_context, f"promise {name}: its dependencies on the Destinations", timer, timeout_s=TIMEOUT_PROMISE_S)
+        # A vCluster's share arrives once a request creates it: that request's rows wait for it.
+        on_clusters = [p for p in rendered.dependencies[name] if p.destination in context_of]
+        promises.steps += _waits(on_clusters, context_of, f"promise {name}: its dependencies on the Destinations", timer, timeout_s=TIMEOUT_PROMISE_S)
 
     requests = Phase("requests: every example")
     namespaces = sorted({str(obj["metadata"].get("namespace") or "default") for obj in rendered.request_objects.values()} - {"default"})
@@ -421,18 +439,25 @@ def render(settings: Settings, platform_ip: str) -> Plan:
         rr = ref_of(pctx, obj)
         waits.append(Wait((rr,), "condition=ConfigureWorkflowCompleted", f"{path}: ConfigureWorkflowCompleted", TIMEOUT_REQUEST_S, timer))
         waits += _waits(rendered.requests[(name, path)], full_context, f"{path}: its workloads", timer)
+        for destination in created_destinations(rendered.requests[(name, path)], context_of):
+            dependencies = [p for placed in rendered.dependencies.values() for p in placed if p.destination == destination]
+            waits += _waits(dependencies, full_context, f"{path}: every promise's dependencies on the new Destination {destination}", timer)
     requests.steps += waits
 
     cleanup = Phase("cleanup: delete everything, assert it is gone")
-    kind_contexts = set(context_of.values())
-    for (name, path), obj in rendered.request_objects.items():
-        cleanup.steps.append(Delete(pctx, (obj,), f"request {path}"))
-    for (name, path), obj in rendered.request_objects.items():
-        cleanup.steps.append(Wait((ref_of(pctx, obj),), GONE, f"{path}: deleted", TIMEOUT_CLEANUP_S))
-        # Inside a vCluster nothing is left to ask once the vCluster itself is gone.
-        gone = [p for p in rendered.requests[(name, path)] if full_context[p.destination] in kind_contexts]
-        cleanup.steps += _waits(gone, full_context, f"{path}: pruned by Flux", "", GONE, TIMEOUT_CLEANUP_S)
+    # Requests placed inside a vCluster go first, while its Destination still exists to prune
+    # them (a WorkPlacement whose Destination is gone can hang: kratix#166); then the rest.
+    inside = {key for key, placed in rendered.requests.items() if any(p.destination not in context_of for p in placed)}
+    for wave in ([k for k in rendered.request_objects if k in inside], [k for k in rendered.request_objects if k not in inside]):
+        for name, path in wave:
+            cleanup.steps.append(Delete(pctx, (rendered.request_objects[(name, path)],), f"request {path}"))
+        for name, path in wave:
+            cleanup.steps.append(Wait((ref_of(pctx, rendered.request_objects[(name, path)]),), GONE, f"{path}: deleted", TIMEOUT_CLEANUP_S))
+            placed = rendered.requests[(name, path)]
+            # Inside a vCluster: asked while it stands; its own objects are asked on the host.
+            cleanup.steps += _waits(placed, full_context, f"{path}: pruned by Flux", "", GONE, TIMEOUT_CLEANUP_S)
     cleanup.steps += install.uninstall_steps(documents, pctx, timeout_s=TIMEOUT_CLEANUP_S)
+    kind_contexts = set(context_of.values())
     for name in reversed(install.install_order(documents)):
         gone = [p for p in rendered.dependencies[name] if full_context[p.destination] in kind_contexts]
         cleanup.steps += _waits(gone, full_context, f"promise {name}: dependencies pruned by Flux", "", GONE, TIMEOUT_CLEANUP_S)
@@ -442,8 +467,20 @@ def render(settings: Settings, platform_ip: str) -> Plan:
             ExpectNone(pctx, ("works.platform.kratix.io", "--all-namespaces", "-l", f"kratix.io/promise-name={name}"), f"promise {name}: no Work left"),
             ExpectNone(pctx, ("workplacements.platform.kratix.io", "--all-namespaces", "-l", f"kratix.io/promise-name={name}"), f"promise {name}: no WorkPlacement left"),
         ]
+    if namespaces:
+        cleanup.steps.append(Delete(pctx, tuple({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in namespaces), "the examples' namespaces"))
+        cleanup.steps.append(Wait(tuple(Ref(pctx, "namespace", ns) for ns in namespaces), GONE, "the examples' namespaces: deleted", TIMEOUT_CLEANUP_S))
     plan.phases = [build, create, kratix, gitops, promises, requests, cleanup]
     return plan
+
+
+def created_destinations(placed: list[Placed], context_of: Mapping[str, str]) -> list[str]:
+    """The Destinations a request adds to the platform (a VCluster's), by name."""
+    return sorted(
+        str(p.obj["metadata"]["name"])
+        for p in placed
+        if p.obj.get("kind") == "Destination" and str(p.obj.get("apiVersion", "")).startswith("platform.kratix.io/") and p.obj["metadata"]["name"] not in context_of
+    )
 
 
 def teardown(cluster_list: list[Cluster]) -> list[Command]:

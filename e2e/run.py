@@ -18,6 +18,7 @@ import argparse
 import base64
 import os
 import re
+import select
 import shutil
 import statistics
 import subprocess
@@ -38,6 +39,7 @@ ROOT = plans.ROOT
 LOG_DIR = plans.BUILD_DIR
 POLL_S = 5.0
 APPLY_ATTEMPTS = 12  # webhooks come up after their Deployment reports Available
+FORWARD_WAIT_S = 30
 
 
 class E2EError(Exception):
@@ -183,8 +185,9 @@ class Executor:
         for w in waits:
             self.say(f"-- wait: {w.what}")
         while True:
+            found = self.fetch({ref for _, ref in pending})
             for i, ref in sorted(pending, key=lambda item: (item[0], str(item[1]))):
-                if satisfied(waits[i].condition, self.get(ref)):
+                if satisfied(waits[i].condition, found.get(ref)):
                     pending.discard((i, ref))
             now = time.monotonic()
             for timer in timers:
@@ -198,13 +201,21 @@ class Executor:
                 raise E2EError(f"{waits[i].what}: not {waits[i].condition} after {waits[i].timeout_s} s: {ref} ({len(pending)} still pending)")
             time.sleep(POLL_S)
 
-    def get(self, ref: Ref) -> dict[str, Any] | None:
-        if ref.context in self.plan.connections and not self.connect(self.plan.connections[ref.context]):
-            return None
-        done = self.run(ref.get_argv(), check=False, timeout=120)
-        if done.returncode != 0:
-            return None  # not served yet (a CRD still coming), or a blip: poll again
-        return yaml.safe_load(done.stdout) if done.stdout.strip() else None
+    def fetch(self, refs: set[Ref]) -> dict[Ref, dict[str, Any]]:
+        """The objects that exist, one `kubectl get` per (context, resource, namespace) a round."""
+        groups: dict[tuple[str, str, str], list[Ref]] = {}
+        for ref in refs:
+            groups.setdefault((ref.context, ref.resource, ref.namespace), []).append(ref)
+        found: dict[Ref, dict[str, Any]] = {}
+        for (context, _, _), members in sorted(groups.items()):
+            if context in self.plan.connections and not self.connect(self.plan.connections[context]):
+                continue
+            done = self.run(members[0].list_argv(), check=False, timeout=120)
+            if done.returncode != 0:
+                continue  # not served yet (a CRD still coming), or a blip: poll again
+            items = {item["metadata"]["name"]: item for item in (yaml.safe_load(done.stdout) or {}).get("items", [])}
+            found.update({ref: items[ref.name] for ref in members if ref.name in items})
+        return found
 
     def connect(self, conn: plans.Connection) -> bool:
         """A Destination inside the platform (a vCluster): its kubeconfig Secret, through a port-forward."""
@@ -227,7 +238,8 @@ class Executor:
         forward = subprocess.Popen(list(kubectl(conn.host_context, "port-forward", "-n", namespace, f"svc/{service}", f":{port}")), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.forwards.append(forward)
         assert forward.stdout is not None
-        line = forward.stdout.readline()
+        # A port-forward that never answers must not hang the suite: its first line, or give up.
+        line = forward.stdout.readline() if select.select([forward.stdout], [], [], FORWARD_WAIT_S)[0] else ""
         match = re.search(r"127\.0\.0\.1:(\d+)", line)
         if not match:
             forward.terminate()
@@ -236,7 +248,10 @@ class Executor:
         cluster = config["clusters"][0]["cluster"]
         cluster.pop("certificate-authority-data", None)
         cluster.update({"server": f"https://127.0.0.1:{match.group(1)}", "insecure-skip-tls-verify": True})
+        # Every entry renamed after the context: two vClusters' kubeconfigs often share names.
+        config["clusters"][0]["name"] = config["users"][0]["name"] = conn.context
         config["contexts"][0]["name"] = conn.context
+        config["contexts"][0]["context"].update({"cluster": conn.context, "user": conn.context})
         config["current-context"] = conn.context
         path = LOG_DIR / f"kubeconfig-{conn.destination}"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
