@@ -98,14 +98,16 @@ image-%: $(WHEELS)
 test-images: BASE_IMAGE = $(LOCAL_BASE_IMAGE)
 test-images: venv ## build the images (on LOCAL_BASE_IMAGE unless BASE_IMAGE=...) and run the image tier
 	@tools/docker-ready.sh || { echo "make test-images: the image tier cannot run here" >&2; exit 1; }
+	@awk -v want="$(IMAGE)" '$$1 == "image:" && $$2 == want { found = 1 } END { exit !found }' promises/*/promise.yaml || { \
+	  echo "make test-images: promise.yaml names another image than $(IMAGE); run make promises with the same REGISTRY and TAG" >&2; exit 1; }
 	$(MAKE) --no-print-directory images BASE_IMAGE=$(BASE_IMAGE)
 	IMAGE_TIER=1 $(PY) -m pytest -q tests/test_images.py
 
-install: venv ## apply every promise (requiredPromises first) to the current kube context; DRY_RUN=1 prints it
-	$(PY) -m e2e.install apply $(if $(DRY_RUN),--dry-run)
+install: venv ## apply every promise (requiredPromises first) to the kube context (CONTEXT, else the current); DRY_RUN=1 prints it
+	$(PY) -m e2e.install apply $(if $(CONTEXT),--context $(CONTEXT)) $(if $(DRY_RUN),--dry-run)
 
-uninstall: venv ## delete every promise (and so its requests) from the current kube context
-	$(PY) -m e2e.install delete $(if $(DRY_RUN),--dry-run)
+uninstall: venv ## delete every promise (and so its requests) from the kube context (CONTEXT, else the current)
+	$(PY) -m e2e.install delete $(if $(CONTEXT),--context $(CONTEXT)) $(if $(DRY_RUN),--dry-run)
 
 # kind clusters, Kratix (pinned commit), cert-manager, MinIO, Flux, every promise and example,
 # then cleanup. Checks its prerequisites first and lists all that is missing.

@@ -134,7 +134,7 @@ def check_platform(context: str | None) -> str:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no answer"])[-1]
         if "NotFound" in last or "not found" in last:
-            raise InstallError(f"Kratix is not installed on context {context} (no CRD {PROMISE_RESOURCE}); docs/install.md says how")
+            raise InstallError(f"Kratix is not installed on context {context} (no CRD {PROMISE_RESOURCE}); README.md, Install on a real Kratix platform, lists what it needs")
         raise InstallError(f"context {context}: the cluster does not answer ({last})")
     return context
 

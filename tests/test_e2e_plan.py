@@ -204,3 +204,10 @@ def test_e2e_check_lists_everything_missing(tmp_path: Path) -> None:
     assert done.stderr.startswith("make e2e: cannot run here; missing:\n")
     listed = [line.split(":")[0].strip(" -") for line in done.stderr.splitlines() if line.startswith("  - ")]
     assert listed == [p.name for p in run.PREREQUISITES]
+
+
+def test_the_github_workflow_runs_make_e2e_with_the_pinned_kind() -> None:
+    workflow = plans.load_yaml_all(ROOT / ".github" / "workflows" / "e2e.yaml")[0]
+    assert workflow["env"]["KIND_VERSION"] == plans.KIND_VERSION
+    [job] = workflow["jobs"].values()
+    assert any(step.get("run", "").startswith("make e2e") for step in job["steps"])
