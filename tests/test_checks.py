@@ -10,7 +10,9 @@ from typing import Any, Callable
 
 import kubernetes_validate
 import pytest
+import yaml
 
+from promisekit import checks
 from promisekit.checks import (
     ManifestInvalid,
     PrivilegedWorkload,
@@ -609,3 +611,40 @@ def test_schemas_live_inside_the_repository() -> None:
     repo_root = _crds.UPSTREAM_DIR.parents[1]
     assert (repo_root / "pyproject.toml").is_file()
     assert {key[1] for key in _crds.crd_index()} >= {"HelmRelease", "Cluster", "ExternalSecret", "Password", "Promise", "Destination"}
+
+
+# --- HelmRelease values against the vendored chart ------------------------------------------------
+
+
+def _release(chart: str, values: Obj, values_from: list[Obj] | None = None) -> Obj:
+    spec: Obj = {"chart": {"spec": {"chart": chart, "version": "1.0.0", "sourceRef": {"kind": "HelmRepository", "name": chart}}}, "values": values}
+    if values_from is not None:
+        spec["valuesFrom"] = values_from
+    return {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": chart, "namespace": "flux-system"}, "spec": spec}
+
+
+def _values_configmap(name: str, values: Obj) -> Obj:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "flux-system"}, "data": {"values.yaml": yaml.safe_dump(values)}}
+
+
+@pytest.mark.parametrize(
+    "reason, objects, expected",
+    [
+        ("vCluster: values its schema admits", [_release("vcluster", {"telemetry": {"enabled": False}})], None),
+        ("vCluster: the schema refuses an unknown key", [_release("vcluster", {"syncer": {"enabled": True}})], "HelmRelease/vcluster: values: Additional properties are not allowed ('syncer' was unexpected)"),
+        ("vCluster: the schema refuses a wrong type", [_release("vcluster", {"telemetry": {"enabled": "no"}})], "values.telemetry.enabled: 'no' is not of type 'boolean'"),
+        ("Chaos Mesh: a misspelt key Helm would ignore", [_release("chaos-mesh", {"controllerManager": {"enableFilterNamespaces": True}})], "values.controllerManager.enableFilterNamespaces: the chart has no such value"),
+        ("Chaos Mesh: free-form below an empty default", [_release("chaos-mesh", {"controllerManager": {"podAnnotations": {"any/key": "x"}}})], None),
+        ("Chaos Mesh: a valuesFrom ConfigMap is merged in and checked",
+         [_release("chaos-mesh", {}, [{"kind": "ConfigMap", "name": "runtime"}]), _values_configmap("runtime", {"chaosDaemon": {"runtim": "crio"}})],
+         "HelmRelease/chaos-mesh with ConfigMap runtime: values.chaosDaemon.runtim: the chart has no such value"),
+        ("a chart with nothing vendored is not checked", [_release("cloudnative-pg", {"anything": 1})], None),
+    ],
+    ids=["vcluster-ok", "vcluster-unknown", "vcluster-type", "chaos-misspelt", "chaos-free-form", "chaos-values-from", "unvendored"],
+)
+def test_chart_values_against_the_vendored_chart(reason: str, objects: list[Obj], expected: str | None) -> None:
+    problems = checks.chart_values_violations(objects)
+    if expected is None:
+        assert problems == [], reason
+    else:
+        assert any(expected in problem for problem in problems), (reason, problems)

@@ -23,6 +23,7 @@ def check_rendered(run: Run) -> None:
     for obj in objects:
         checks.validate_manifest(obj)
     assert checks.pod_security_violations(objects) == []
+    assert checks.chart_values_violations(objects) == []
     assert checks.find_secret_leaks(objects, list(run.files.values())) == []
     assert "kratix" not in run.status
     message = run.status.get("message", "")
@@ -60,6 +61,7 @@ def test_promise_configure_output_is_valid(name: str, tmp_path: Path) -> None:
     for obj in run.objects():
         checks.validate_manifest(obj)
     assert checks.pod_security_violations(run.objects()) == []
+    assert checks.chart_values_violations(run.objects()) == []
     assert checks.find_secret_leaks(run.objects(), list(run.files.values())) == []
     assert set(run.status) == {"message"}, "a promise workflow may only set status.message"
 

@@ -5,6 +5,7 @@ Schemas come from schemas/upstream (verbatim upstream CRDs) and kubernetes-valid
 outside the repository is read.
 """
 
+from promisekit.checks._charts import chart_values_violations
 from promisekit.checks._crds import crd_for
 from promisekit.checks._leaks import find_secret_leaks
 from promisekit.checks._manifest import ManifestInvalid, validate_manifest, validate_with_crd
@@ -15,6 +16,7 @@ __all__ = [
     "PRIVILEGED_WORKLOADS",
     "ManifestInvalid",
     "PrivilegedWorkload",
+    "chart_values_violations",
     "check_pod_security",
     "crd_for",
     "find_secret_leaks",
