@@ -120,7 +120,11 @@ def run_inprocess(name: str, obj: dict[str, Any], wtype: str, action: str, root:
 
 
 def examples(name: str) -> list[Path]:
-    return sorted((EXAMPLES / name).glob("*.yaml"))
+    """examples/<name>/, and the requests of this promise's kind in examples/platform/ (the
+    platform's own: the VClusters that `make demo` registers as Destinations)."""
+    kind = promise_document(name)["spec"]["api"]["spec"]["names"]["kind"]
+    platform = [p for p in sorted((EXAMPLES / "platform").glob("*.yaml")) if next(yaml.safe_load_all(p.read_text(encoding="utf-8")), {}).get("kind") == kind]
+    return sorted((EXAMPLES / name).glob("*.yaml")) + platform
 
 
 def invalid_examples(name: str) -> list[Path]:

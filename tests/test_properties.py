@@ -24,7 +24,7 @@ from test_conformance import check_rendered
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 2500))
 
 PROFILE = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-PIPELINE_ONLY_GUARDRAIL = re.compile(r"^error: (metadata\.namespace|spec\.[\w.\[\]]*): guardrail (own-namespace|protected-namespace|max-duration|production): ")
+PIPELINE_ONLY_GUARDRAIL = re.compile(r"^error: (metadata\.namespace|spec\.[\w.\[\]]*): guardrail [a-z]+(-[a-z]+)*: ")
 NAMES = st.from_regex(r"\A[a-z]([-a-z0-9]{0,30}[a-z0-9])?\Z")
 
 

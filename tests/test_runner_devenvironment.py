@@ -84,7 +84,7 @@ def test_an_environment_without_a_destination_stays_pending(runner: Runner) -> N
     assert outcome.note == "pending: no Destination matches environment=staging"
     [view] = runner.get("devenv", "stage-env")
     assert view.reconciled == "Pending"
-    assert view.message.startswith("Workspace at http://stage-env.dev.lab.local")
+    assert view.message.startswith("Workspace at http://stage-env.staging.lab.local")
 
 
 def test_subprocess_and_inprocess_engines_write_the_same_store(tmp_path: Path) -> None:

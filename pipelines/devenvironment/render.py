@@ -72,7 +72,9 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
     devenv = settings["devEnvironment"]
     workspace_image = spec.get("image") or devenv["toolchainImages"][spec["language"]]
     storage_class = settings["storage"]["className"]
-    host = f"{request.name}.dev.{settings['domain']}"
+    environment = components.target_environment(request, settings)
+    # One host name per environment: their vClusters' Ingresses meet in the host's controller.
+    host = f"{request.name}.{environment}.{settings['domain']}"
     tls = bool(settings["ingress"]["clusterIssuer"])
     url = f"{'https' if tls else 'http'}://{host}"
 
@@ -82,7 +84,7 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
         db_labels = {**labels, "app.kubernetes.io/component": "database"}
         objects += components.postgres_cluster(
             database,
-            image=devenv["postgresImage"],
+            image=settings["postgresql"]["images"][str(devenv["postgresVersion"])],
             storage=size.db_storage,
             storage_class=storage_class,
             instances=1,
@@ -116,7 +118,6 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
         ingress_namespace=settings["ingress"]["controllerNamespace"],
         egress=_egress_rules(spec["network"], settings, database),
     )
-    environment = components.target_environment(request, settings)
     password_command = (
         f"kubectl get secret {names.password} -n {request.namespace} -o jsonpath='{{.data.password}}' | base64 -d"
     )

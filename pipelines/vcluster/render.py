@@ -20,9 +20,10 @@ from promisekit.render import render_objects
 PROMISE = "vcluster"
 VERSION = "v0.1.0"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-# Design §8: the host cluster's own Destination carries environment=platform.
-PLATFORM_ENVIRONMENT = "platform"
 KUBECONFIG_KEY = "config"
+HASH_LENGTH = 6
+# The control plane's pod and vCluster's CoreDNS count against the quota's pods too.
+CONTROL_PLANE_PODS = 2
 # The vCluster Service's port 443 forwards to the API server's 8443.
 API_SERVER_PORT = 8443
 
@@ -61,15 +62,14 @@ class Names(NamedTuple):
 
     @classmethod
     def of(cls, request: Request) -> Names:
-        # The request's namespace is part of the name: Destinations and host namespaces are cluster-wide.
-        return cls(release=request.name, namespace=_bounded(PROMISE, request.namespace, request.name))
+        return cls(release=request.name, namespace=host_name(request.namespace, request.name))
 
     @property
     def destination(self) -> str:
         return self.namespace
 
     @property
-    def flux_release(self) -> str:
+    def flux_kustomization(self) -> str:
         return f"{self.release}-flux"
 
     @property
@@ -94,15 +94,54 @@ class Names(NamedTuple):
 
 
 def check(request: Request) -> None:
-    """The schema's CEL rules, re-checked: Kratix re-runs the pipeline on objects admitted long ago."""
+    """The schema's CEL rules, re-checked (Kratix re-runs the pipeline on objects admitted long
+    ago), and what CEL cannot say: that the quota leaves room for the control plane itself."""
+    spec = request.spec
     if not request.name[0].isalpha():
         raise RequestInvalid("metadata.name", "must start with a letter (it names the vCluster's Service)")
-    if request.spec["environment"] == PLATFORM_ENVIRONMENT:
+    if spec["environment"] == components.PLATFORM_ENVIRONMENT:
         raise RequestInvalid("spec.environment", "platform is the host cluster's own environment")
+    if "allowCIDRs" in spec["isolation"] and not spec["isolation"]["network"]:
+        raise RequestInvalid("spec.isolation.allowCIDRs", "only applies with isolation.network: true")
+    preset = PRESETS[spec["size"]]
+    quota = spec["quota"]
+    # The control plane runs in the quota's namespace: a quota below its own needs never lets it start.
+    floors = (
+        ("memory", preset.control_plane_memory, "the control plane's memory request"),
+        ("memoryLimit", preset.control_plane_memory_limit, "the control plane's memory limit"),
+        ("storage", volume_size(spec), "the control plane's volume"),
+    )
+    for field, floor, what in floors:
+        if field in quota and _bytes(quota[field]) < _bytes(floor):
+            raise RequestInvalid(f"spec.quota.{field}", f"guardrail quota-floor: must leave room for {what} ({floor}; got {quota[field]})")
+    if quota.get("pods", CONTROL_PLANE_PODS) < CONTROL_PLANE_PODS:
+        raise RequestInvalid("spec.quota.pods", f"guardrail quota-floor: must leave room for the control plane and its DNS ({CONTROL_PLANE_PODS} pods; got {quota['pods']})")
+
+
+def volume_size(spec: Mapping[str, Any]) -> str:
+    return spec["persistence"].get("size") or PRESETS[spec["size"]].persistence
+
+
+def guard(request: Request, settings: Mapping[str, Any]) -> None:
+    """What depends on the platform settings or on what was rendered before (the request's status)."""
+    spec = request.spec
+    if spec["isolation"]["podSecurity"] == "privileged" and not settings["vcluster"]["allowPrivileged"]:
+        raise RequestInvalid(
+            "spec.isolation.podSecurity",
+            "guardrail privileged: a privileged vCluster makes its host namespace privileged; the platform setting vcluster.allowPrivileged is off",
+        )
+    # A StatefulSet's volumeClaimTemplates cannot change: a new size would fail every upgrade after.
+    rendered = request.status.get("volumeSize")
+    if rendered and rendered != volume_size(spec):
+        raise RequestInvalid(
+            "spec.persistence.size",
+            f"the control plane's volume is {rendered} and cannot be resized (got {volume_size(spec)}); set persistence.size: {rendered} to change the size preset",
+        )
 
 
 def configure(request: Request, settings: Mapping[str, Any]) -> Result:
     """The vCluster, the Flux objects that fill it, and its Destination: all on the host."""
+    guard(request, settings)
     spec = request.spec
     names = Names.of(request)
     environment = spec["environment"]
@@ -122,22 +161,22 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
         },
         destination_labels={**labels, "environment": environment, "type": PROMISE},
         chart=settings["vcluster"]["chart"],
-        flux_chart=settings["vcluster"]["fluxChart"],
+        flux_manifests=settings["vcluster"]["fluxManifests"],
+        flux_patches=FLUX_PATCHES,
         values=vcluster_values(request, settings),
-        flux_values=FLUX_VALUES,
         kubeconfig_key=KUBECONFIG_KEY,
-        flux_namespace=components.FLUX_NAMESPACE,
         state_store={"kind": store["kind"], "name": store["name"]},
         flux_source=store["flux"],
         dependencies_path=_store_path(store["path"], names.destination, "dependencies"),
         resources_path=_store_path(store["path"], names.destination, "resources"),
     )
     status: dict[str, Any] = {
-        "message": f"Destination {names.destination} serves environment {environment}; connect with: {names.connect_command}",
+        "message": f"Destination {names.destination} for environment {environment}, registered once Flux applies it; connect with: {names.connect_command}",
         "destination": names.destination,
         "environment": environment,
         "namespace": names.namespace,
         "kubernetesVersion": kubernetes_image["tag"],
+        "volumeSize": volume_size(spec),
         "server": names.server,
         "kubeconfigSecret": {"name": names.kubeconfig_secret, "namespace": names.namespace, "key": KUBECONFIG_KEY},
         "connectCommand": names.connect_command,
@@ -148,7 +187,7 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
     return Result(
         files=components.manifest_files(objects),
         status=status,
-        selectors=components.environment_selectors(PLATFORM_ENVIRONMENT),
+        selectors=components.environment_selectors(components.PLATFORM_ENVIRONMENT),
     )
 
 
@@ -169,14 +208,15 @@ def delete(request: Request, settings: Mapping[str, Any]) -> Result:
     )
 
 
-# Only what the HelmReleases of promise dependencies need: the host's Flux applies the files.
-FLUX_VALUES: dict[str, Any] = {
-    "installCRDs": True,
-    "kustomizeController": {"create": False},
-    "notificationController": {"create": False},
-    "imageAutomationController": {"create": False},
-    "imageReflectionController": {"create": False},
-}
+# Flux's release manifests carry every controller; the HelmReleases of promise dependencies need
+# only source and helm: the host's Flux applies the Destination's files.
+UNUSED_FLUX_CONTROLLERS = ("kustomize-controller", "notification-controller", "image-reflector-controller", "image-automation-controller")
+FLUX_PATCHES: list[dict[str, Any]] = [
+    {
+        "target": {"kind": "Deployment", "name": f"({'|'.join(UNUSED_FLUX_CONTROLLERS)})"},
+        "patch": "$patch: delete\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: unused\n",
+    }
+]
 
 
 def vcluster_values(request: Request, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -185,7 +225,7 @@ def vcluster_values(request: Request, settings: Mapping[str, Any]) -> dict[str, 
     names = Names.of(request)
     preset = PRESETS[spec["size"]]
     quota, limits = spec["quota"], spec["limits"]
-    volume: dict[str, Any] = {"size": spec["persistence"].get("size") or preset.persistence}
+    volume: dict[str, Any] = {"size": volume_size(spec)}
     if settings["storage"]["className"]:
         volume["storageClass"] = settings["storage"]["className"]
     ingresses = spec["sync"]["ingresses"]
@@ -229,24 +269,35 @@ def vcluster_values(request: Request, settings: Mapping[str, Any]) -> dict[str, 
                 "default": {"cpu": limits.get("cpu") or preset.container_cpu, "memory": limits.get("memory") or preset.container_memory},
                 "defaultRequest": {"cpu": limits.get("cpuRequest") or preset.container_cpu_request, "memory": limits.get("memoryRequest") or preset.container_memory_request},
             },
-            "networkPolicy": _network_policy(spec["isolation"]["network"], ingresses, settings),
+            "networkPolicy": _network_policy(spec["isolation"], ingresses, settings),
         },
         # A homelab's clusters do not report home.
         "telemetry": {"enabled": False},
     }
 
 
-def _network_policy(enabled: bool, ingresses: bool, settings: Mapping[str, Any]) -> dict[str, Any]:
-    if not enabled:
+def _network_policy(isolation: Mapping[str, Any], ingresses: bool, settings: Mapping[str, Any]) -> dict[str, Any]:
+    if not isolation["network"]:
         return {"enabled": False}
     policy: dict[str, Any] = {
         "enabled": True,
         # The host's Flux applies this Destination's files through the API server.
         "controlPlane": {"ingress": [{"from": [_namespace_peer(components.FLUX_NAMESPACE)], "ports": [{"port": API_SERVER_PORT, "protocol": "TCP"}]}]},
     }
+    workload: dict[str, Any] = {}
     if ingresses:
-        policy["workload"] = {"ingress": [{"from": [_namespace_peer(settings["ingress"]["controllerNamespace"])]}]}
+        workload["ingress"] = [{"from": [_namespace_peer(settings["ingress"]["controllerNamespace"])]}]
+    # Beside vCluster's own public-egress rule, which leaves out every private range.
+    if isolation.get("allowCIDRs"):
+        workload["egress"] = [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in isolation["allowCIDRs"]]}]
+    if workload:
+        policy["workload"] = workload
     return policy
+
+
+def _bytes(quantity: str) -> int:
+    """A quantity the schema admits (whole Mi or Gi) in bytes."""
+    return int(quantity[:-2]) * {"Mi": 2**20, "Gi": 2**30}[quantity[-2:]]
 
 
 def _store_path(*parts: str) -> str:
@@ -272,10 +323,12 @@ def _kubernetes_image(image: str, version: str | None) -> dict[str, str]:
     return {**parts, "tag": version or parts["tag"]}
 
 
-def _bounded(*parts: str) -> str:
-    """Join parts with '-'; past 63 characters, cut and add a hash so two long names stay apart."""
-    joined = "-".join(parts)
-    if len(joined) <= naming.MAX_NAME:
+def host_name(namespace: str, name: str) -> str:
+    """The host namespace, and the Destination's name: vcluster-<namespace>-<name>, both parts in
+    it because Destinations and namespaces are cluster-wide. When a part holds a '-' (team-a/web
+    and team/a-web would meet) or the name passes 63 characters, a hash of namespace/name ends it."""
+    joined = f"{PROMISE}-{namespace}-{name}"
+    if "-" not in namespace and "-" not in name and len(joined) <= naming.MAX_NAME:
         return joined
-    digest = hashlib.sha256(joined.encode()).hexdigest()[:8]
-    return f"{joined[: naming.MAX_NAME - 9].rstrip('-')}-{digest}"
+    digest = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:HASH_LENGTH]
+    return f"{joined[: naming.MAX_NAME - HASH_LENGTH - 1].rstrip('-')}-{digest}"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 from promisekit.contract import Selector
+from promisekit.errors import RequestInvalid
 from promisekit.promise import Request
 from promisekit.render import render_objects
 from promisekit.yamlio import dump_one
@@ -16,9 +17,16 @@ FLUX_NAMESPACE = "flux-system"
 POSTGRES_PORT = 5432
 
 
+PLATFORM_ENVIRONMENT = "platform"
+
+
 def target_environment(request: Request, settings: Mapping[str, Any]) -> str:
-    """The environment a request names, else the platform's default (design §8)."""
-    return request.spec.get("environment") or settings["environments"]["default"]
+    """The environment a request names, else the platform's default (design §8); never the
+    host's own (the schemas' CEL says so too; Kratix re-runs requests admitted long ago)."""
+    environment = request.spec.get("environment") or settings["environments"]["default"]
+    if environment == PLATFORM_ENVIRONMENT:
+        raise RequestInvalid("spec.environment", "platform is the host cluster's own environment: workloads run on the Destinations it serves")
+    return environment
 
 
 def environment_selectors(environment: str) -> list[Selector]:
