@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -16,12 +17,22 @@ EXAMPLE_CASES = [pytest.param(name, path, id=f"{name}/{path.stem}") for name in 
 INVALID_CASES = [pytest.param(name, path, id=f"{name}/{path.stem}") for name in PROMISES for path in invalid_examples(name)]
 
 
-def check_rendered(run: Run) -> None:
+# Every object says which promise and request made it (style: Bitnami's standard labels).
+TIED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/managed-by", "kratix.io/promise-name", "platform.homelab.io/request-name", "platform.homelab.io/request-namespace")
+
+
+def check_rendered(run: Run, request: dict[str, Any] | None = None) -> None:
     """What every rendered output must satisfy, whichever promise and request made it."""
     assert run.returncode == 0, run.stderr
     objects = run.objects()
     for obj in objects:
         checks.validate_manifest(obj)
+        if request is not None:
+            labels = obj["metadata"].get("labels", {})
+            missing = [key for key in TIED_LABELS if key not in labels]
+            assert not missing, f"{obj['kind']}/{obj['metadata']['name']}: no {missing} label"
+            assert labels["platform.homelab.io/request-name"] == request["metadata"]["name"]
+            assert labels["platform.homelab.io/request-namespace"] == request["metadata"].get("namespace", "default")
     assert checks.pod_security_violations(objects) == []
     assert checks.chart_values_violations(objects) == []
     assert checks.find_secret_leaks(objects, list(run.files.values())) == []
@@ -36,8 +47,13 @@ def check_rendered(run: Run) -> None:
 
 @pytest.mark.parametrize("name", PROMISES)
 def test_promise_yaml_is_current(name: str) -> None:
-    """A stale promise.yaml or README table means someone forgot `make promises`."""
-    for path, content in build.build(name, image=build.DEFAULT_IMAGE, platform=settings.load_file()).items():
+    """A stale promise.yaml or README table means someone forgot `make promises`.
+
+    Built with the image the committed file names: `make promises REGISTRY=... TAG=...` is how a
+    platform team points the promises at its registry, and that is no staleness.
+    """
+    image = promise_document(name)["spec"]["workflows"]["resource"]["configure"][0]["spec"]["containers"][0]["image"]
+    for path, content in build.build(name, image=image, platform=settings.load_file()).items():
         current = path.read_text(encoding="utf-8")
         diff = "".join(difflib.unified_diff(current.splitlines(True), content.splitlines(True), "committed", "built"))
         assert current == content, f"{path} is stale; run `make promises`\n{diff[:3000]}"
@@ -83,7 +99,7 @@ def test_privileged_namespaces_are_exactly_those_of_listed_workloads(tmp_path: P
 @pytest.mark.parametrize(("name", "path"), EXAMPLE_CASES)
 def test_example_renders_valid_and_idempotent(name: str, path: Path, tmp_path: Path) -> None:
     first = run_subprocess(name, load(path), "resource", "configure", tmp_path / "first")
-    check_rendered(first)
+    check_rendered(first, load(path))
     assert first.selectors, "a request's workload goes to one Destination, chosen by selectors"
     second = run_subprocess(name, load(path), "resource", "configure", tmp_path / "second")
     assert second.files == first.files, "same request, different bytes: churn in the state store"

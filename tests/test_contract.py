@@ -117,3 +117,23 @@ def test_hot_path_imports_only_what_it_uses(tmp_path: Path) -> None:
     env = kratix_env("devenvironment", container, request, "resource", "configure", tmp_path)
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "0 []", done.stdout + done.stderr
+
+
+def test_a_bug_still_ends_in_one_status_line_and_no_output(tmp_path: Path) -> None:
+    """A render that raises something else than a request error: one status line for the user, the traceback for the log."""
+    request = load(ROOT / "examples" / "devenvironment" / "project-alpha.yaml")
+    container = containers("devenvironment", "resource", "configure")[0]
+    prepare(tmp_path, request)
+    (tmp_path / "output" / "left-over.yaml").write_text("kind: Leftover\n", encoding="utf-8")
+    probe = (
+        "import sys; import pipelines.devenvironment.render as r; from promisekit.entrypoint import main; "
+        "r.SIZES.clear(); sys.exit(main(['devenvironment']))"
+    )
+    env = kratix_env("devenvironment", container, request, "resource", "configure", tmp_path)
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert done.returncode == 1
+    first, *rest = done.stderr.splitlines()
+    assert first == "error: internal error in the devenvironment pipeline: KeyError: 'medium'"
+    assert any(line.startswith("Traceback") for line in rest)
+    assert (tmp_path / "metadata" / "status.yaml").read_text(encoding="utf-8") == "message: 'internal error in the devenvironment pipeline: KeyError: ''medium'''\n"
+    assert list((tmp_path / "output").iterdir()) == []

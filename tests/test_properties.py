@@ -135,7 +135,7 @@ def test_random_valid_requests_render_and_pass_every_check(name: str, tmp_path_f
         else:
             assert (run.returncode == 0) == admitted, f"pipeline and API server disagree: {run.stderr or 'accepted'}"
         assume(run.returncode == 0)
-        check_rendered(run)
+        check_rendered(run, request)
 
     check()
 

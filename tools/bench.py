@@ -150,11 +150,11 @@ def cold_starts(runs: int, work: Path) -> dict[str, list[float]]:
     return times
 
 
-def peak_rss_mib(work: Path) -> float:
+def peak_rss_mb(work: Path) -> float:
     env = child_env(pipeline_env())
     env["KRATIX_ROOT"] = str(kratix_root(work))
     _, kib = run_child([sys.executable, "-m", "promisekit", PROMISE], env, "pipeline_peak_rss_mb")
-    return kib / 1024
+    return kib * 1024 / 1e6
 
 
 def requests(count: int) -> list[dict[str, Any]]:
@@ -242,7 +242,7 @@ def main(argv: list[str]) -> int:
             times = cold_starts(args.runs, work)
             for name, values in times.items():
                 emit(name, statistics.median(values), "ms", 1)
-            emit("pipeline_peak_rss_mb", peak_rss_mib(work), "MiB", 1)
+            emit("pipeline_peak_rss_mb", peak_rss_mb(work), "MB", 1)
         emit(f"render_{args.requests}_s", render_seconds(args.requests), "s", 3)
         if args.image:
             emit_image_sizes(args.image)

@@ -10,4 +10,6 @@ PROMISE = Definition(
     configure=configure,
     delete=delete,
     check=check,
+    # A vCluster runs on the host: only the platform's own Destination takes its Works.
+    destination_selectors=({"environment": "platform"},),
 )

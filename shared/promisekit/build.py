@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from promisekit import schema, settings
+from promisekit import naming, schema, settings
 from promisekit.entrypoint import load_definition
 from promisekit.promise import Definition
 from promisekit.promise_rules import violations
@@ -48,7 +48,7 @@ def crd(definition: Definition) -> dict[str, Any]:
                     "name": api.version,
                     "served": True,
                     "storage": True,
-                    "schema": {"openAPIV3Schema": _without_our_keys(api.schema)},
+                    "schema": {"openAPIV3Schema": _with_name_rule(_without_our_keys(api.schema))},
                     "subresources": {"status": {}},
                     "additionalPrinterColumns": [dict(c) for c in api.printer_columns],
                 }
@@ -106,6 +106,7 @@ def promise(definition: Definition, *, image: str, platform: dict[str, Any]) -> 
         },
         "spec": {
             "api": crd(definition),
+            **({"destinationSelectors": [{"matchLabels": dict(labels)} for labels in definition.destination_selectors]} if definition.destination_selectors else {}),
             **({"requiredPromises": [{"name": n, "version": v} for n, v in definition.required_promises]} if definition.required_promises else {}),
             "workflows": {k: v for k, v in workflows.items() if v},
         },
@@ -150,6 +151,22 @@ def build(name: str, *, image: str, platform: dict[str, Any]) -> dict[Path, str]
     if readme.is_file():
         files[readme] = fill_readme(readme.read_text(encoding="utf-8"), readme_sections(definition))
     return files
+
+
+# Every name becomes part of object names and a host name: a DNS label, as the pipeline requires.
+NAME_RULE = {
+    "rule": f"self.metadata.name.matches('{naming.DNS_LABEL.pattern}')",
+    "message": "metadata.name: must be a DNS-1123 label (lowercase letters, digits, '-'); a dot would make objects no pipeline can name",
+}
+
+
+def _with_name_rule(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The API server refuses a name the pipeline would refuse (a request it cannot render is one
+    it cannot delete cleanly either), and a missing spec where the spec has required fields."""
+    root = {**openapi, "x-kubernetes-validations": [NAME_RULE, *openapi.get("x-kubernetes-validations", [])]}
+    if openapi["properties"]["spec"].get("required"):
+        root["required"] = sorted({*openapi.get("required", []), "spec"})
+    return root
 
 
 def _without_our_keys(node: Any) -> Any:

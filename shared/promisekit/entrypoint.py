@@ -55,4 +55,12 @@ def main(argv: list[str], env: Mapping[str, str] | None = None) -> int:
         print(f"error: {message}", file=sys.stderr)
         contract.write_failure(paths, message)
         return EXIT_INVALID
+    except Exception as err:  # a bug, not a bad request: still one status line, and the traceback in the pod's log
+        message = f"internal error in the {argv[0]} pipeline: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+        print(f"error: {message}", file=sys.stderr)
+        import traceback  # only on this path: the hot path stays lean
+
+        traceback.print_exc(file=sys.stderr)
+        contract.write_failure(paths, message)
+        return EXIT_INVALID
     return 0

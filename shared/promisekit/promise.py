@@ -64,6 +64,9 @@ class Definition(NamedTuple):
     pipelines: Mapping[str, Pipeline] = STANDARD_PIPELINES
     # Promises that must be installed first (name, version): Kratix keeps this one Unavailable until then.
     required_promises: tuple[tuple[str, str], ...] = ()
+    # spec.destinationSelectors: labels every Destination of this promise's Works must carry,
+    # its dependencies' and its requests' alike (they win over a pipeline's on conflicts).
+    destination_selectors: tuple[Mapping[str, str], ...] = ()
 
     @property
     def api(self) -> schema.Api:
@@ -81,10 +84,10 @@ def parse_request(definition: Definition, obj: Mapping[str, Any], *, strict: boo
     if not isinstance(metadata, dict):
         raise RequestInvalid("metadata", "is required")
     name = metadata.get("name")
-    if not isinstance(name, str) or not DNS_LABEL.match(name):
+    if not isinstance(name, str) or (strict and not DNS_LABEL.match(name)):
         raise RequestInvalid("metadata.name", f"must be a DNS-1123 label (lowercase letters, digits, '-') (got {schema.describe(name)})")
     namespace = metadata.get("namespace") or "default"
-    if not isinstance(namespace, str) or not DNS_LABEL.match(namespace):
+    if not isinstance(namespace, str) or (strict and not DNS_LABEL.match(namespace)):
         raise RequestInvalid("metadata.namespace", f"must be a DNS-1123 label (got {schema.describe(namespace)})")
     if strict and len(name) > api.name_max_length:
         raise RequestInvalid("metadata.name", f"must be at most {api.name_max_length} characters long (got {len(name)})")
@@ -94,6 +97,8 @@ def parse_request(definition: Definition, obj: Mapping[str, Any], *, strict: boo
         raise RequestInvalid("kind", f"must be {api.kind} (got {schema.describe(obj.get('kind'))})")
     spec_schema = api.schema["properties"]["spec"]
     raw_spec = obj.get("spec")
+    if raw_spec is None and strict and spec_schema.get("required"):
+        raise RequestInvalid("spec", f"is required (with {', '.join(spec_schema['required'])})")
     if raw_spec is None:
         raw_spec = {}
     spec = schema.apply_defaults(spec_schema, raw_spec)

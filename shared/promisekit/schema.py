@@ -206,7 +206,26 @@ def _join(path: str, key: str) -> str:
 
 @lru_cache(maxsize=None)
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    return re.compile(as_re2(pattern))
+
+
+def as_re2(pattern: str) -> str:
+    """The pattern with RE2's `$` (the API server's): the end of the text, where Python's `$`
+    also matches before a final newline, which would let "dev\n" pass for a DNS label."""
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+    return "".join(out)
 
 
 def field_rows(schema: dict[str, Any], path: str = "spec") -> list[tuple[str, str, str, str]]:

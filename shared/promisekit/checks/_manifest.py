@@ -11,7 +11,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from promisekit.checks._builtin import BUILTIN_GROUP, builtin_validator
 from promisekit.checks._chaos_webhook import CHAOS_GROUP, webhook_violations
 from promisekit.checks._crds import vendored_crd
-from promisekit.checks._strict import StrictSchema, common_metadata_error, compile_schema, describe
+from promisekit.checks._strict import StrictSchema, builtin_name_error, common_metadata_error, compile_schema, describe
 from promisekit.errors import PromiseKitError
 
 
@@ -92,9 +92,10 @@ def validate_manifest(obj: dict[str, Any]) -> None:
     validator = builtin_validator(api_version, kind) if BUILTIN_GROUP.fullmatch(group) else None
     if validator is None:
         raise ManifestInvalid(f"{label}: $: no schema for {api_version}/{kind}")
-    # kubernetes-validate checks ObjectMeta's shape but not label syntax or namespace names.
+    # kubernetes-validate checks ObjectMeta's shape but not label syntax, names or namespace names.
     _raise_if(label, best_match(validator.iter_errors(obj)))
     _raise_if(label, common_metadata_error(obj))
+    _raise_if(label, builtin_name_error(obj))
 
 
 def validate_with_crd(obj: dict[str, Any], crd: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
 from promisekit.checks._cel import rule_failures
+from promisekit.schema import as_re2
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS_SUBDOMAIN = rf"{_DNS_LABEL}(\.{_DNS_LABEL})*"
@@ -137,9 +138,15 @@ def _list_type_keyword(validator: Any, list_type: str, instance: Any, schema: di
         seen.add(text)
 
 
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    # The API server's regular expressions are RE2: `$` is the end of the text, never before a final newline.
+    if isinstance(instance, str) and not re.search(as_re2(pattern), instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 _Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
-    {"x-kubernetes-validations": _cel_keyword, "x-kubernetes-list-type": _list_type_keyword},
+    {"x-kubernetes-validations": _cel_keyword, "x-kubernetes-list-type": _list_type_keyword, "pattern": _pattern_keyword},
 )
 
 
@@ -235,11 +242,29 @@ def compile_schema(openapi: dict[str, Any]) -> StrictSchema:
     return StrictSchema(openapi=openapi, validator=_Validator(root))
 
 
-_COMMON_METADATA_VALIDATOR = jsonschema.Draft202012Validator({"properties": {"metadata": COMMON_METADATA}})
+_COMMON_METADATA_VALIDATOR = _Validator({"properties": {"metadata": COMMON_METADATA}})
+# A built-in object's own name: a DNS-1123 subdomain, or a label for the kinds that become DNS names.
+_NAME_VALIDATOR = _Validator({"properties": {"metadata": {"required": ["name"], "properties": {"name": _ROOT_METADATA["properties"]["name"]}}}})
+_DNS_LABEL_NAME_VALIDATOR = _Validator({"properties": {"metadata": {"properties": {"name": {**_NAMESPACE, "x-rule": "is not an RFC 1123 label (a Service or Namespace name becomes a DNS label)"}}}}})
+_DNS_LABEL_KINDS = frozenset({"Namespace", "Service"})
+# RBAC objects are named by path segments (system:controller:x is fine): no '/', no '%', not '.' or '..'.
+_PATH_SEGMENT_NAME_VALIDATOR = _Validator(
+    {"properties": {"metadata": {"required": ["name"], "properties": {"name": {"type": "string", "pattern": r"^(?!\.{1,2}$)[^/%]+$", "x-rule": "is not a path segment name (no '/' or '%', not '.' or '..')"}}}}}
+)
+_PATH_SEGMENT_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
 
 
 def common_metadata_error(obj: dict[str, Any]) -> ValidationError | None:
     return best_match(_COMMON_METADATA_VALIDATOR.iter_errors(obj))
+
+
+def builtin_name_error(obj: dict[str, Any]) -> ValidationError | None:
+    """What kubernetes-validate leaves out of a built-in object's name: its syntax and length."""
+    kind = obj.get("kind")
+    if kind in _PATH_SEGMENT_KINDS:
+        return best_match(_PATH_SEGMENT_NAME_VALIDATOR.iter_errors(obj))
+    validator = _DNS_LABEL_NAME_VALIDATOR if kind in _DNS_LABEL_KINDS else _NAME_VALIDATOR
+    return best_match(_NAME_VALIDATOR.iter_errors(obj)) or best_match(validator.iter_errors(obj))
 
 
 def json_path(parts: Iterable[Any]) -> str:

@@ -40,14 +40,17 @@ def requests(count: int = REQUESTS) -> list[Document]:
 def apply_seconds(engine: str, count: int = REQUESTS) -> float:
     with tempfile.TemporaryDirectory(prefix="runner-bench-") as tmp:
         runner = Runner(Path(tmp) / "state", destinations_file=DEFAULT_DESTINATIONS, engine=engine)
-        runner.install(read_documents([PROMISE]))
+        installed = runner.install(read_documents([PROMISE]))
+        if not all(o.ok and not o.note for o in installed):
+            raise SystemExit(f"bench: the promise did not install: {'; '.join(o.error or o.line() for o in installed)}")
         documents = requests(count)
         began = time.perf_counter()
         outcomes = runner.apply(documents)
         took = time.perf_counter() - began
-    failed = [o.error for o in outcomes if not o.ok]
+    # A request that waits (for its promise, for a Destination) ran no pipeline: it must not count.
+    failed = [o.error or o.line() for o in outcomes if not o.ok or o.note]
     if failed:
-        raise SystemExit(f"bench: {len(failed)} request(s) failed, first: {failed[0]}")
+        raise SystemExit(f"bench: {len(failed)} request(s) did not render, first: {failed[0]}")
     return took
 
 
