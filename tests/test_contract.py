@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -10,8 +11,9 @@ from typing import Iterator
 
 import kratix_sdk as ks
 import pytest
+import yaml
 
-from harness import ROOT, containers, kratix_env, load, prepare
+from harness import ROOT, containers, kratix_env, load, prepare, promise_document
 from promisekit import contract
 
 STATUS = {"message": "Workspace at http://a.dev.lab.local", "url": "http://a.dev.lab.local", "port": 5432, "conditions": [{"type": "Ready", "status": "True"}]}
@@ -61,13 +63,33 @@ def test_we_read_what_the_sdk_writes(paths: contract.Paths) -> None:
     ],
 )
 def test_workflow_control_round_trip(paths: contract.Paths, write, want: contract.WorkflowControl) -> None:  # type: ignore[no-untyped-def]
+    control = paths.metadata / "workflow-control.yaml"
     write(ks.KratixSDK())
     assert contract.read_workflow_control(paths) == want
-    (paths.metadata / "workflow-control.yaml").unlink()
+    theirs = yaml.safe_load(control.read_text(encoding="utf-8"))
+    control.unlink()
     contract.write_result(paths, contract.Result(control=want), with_output=True)
-    sdk_view = ks.KratixSDK()
-    assert contract.read_workflow_control(paths) == want
-    assert sdk_view.read_status().to_dict() == {}
+    assert yaml.safe_load(control.read_text(encoding="utf-8")) == theirs, "the file Kratix reads is the one the SDK would write"
+    assert ks.KratixSDK().read_status().to_dict() == {}, "workflow control writes no status"
+
+
+def test_the_sdk_sees_the_env_our_harness_gives_a_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The KRATIX_* variables as the runner and the tests set them are the ones the SDK reads."""
+    request = load(ROOT / "examples" / "devenvironment" / "project-alpha.yaml")
+    for wtype, action in (("resource", "configure"), ("resource", "delete"), ("promise", "configure")):
+        container = containers("devenvironment", wtype, action)[0]
+        for key, value in kratix_env("devenvironment", container, request, wtype, action, tmp_path).items():
+            monkeypatch.setenv(key, value)
+        sdk = ks.KratixSDK()
+        assert (sdk.workflow_type(), sdk.workflow_action(), sdk.promise_name()) == (wtype, action, "devenvironment")
+        assert (sdk.is_resource_workflow(), sdk.is_configure_action()) == (wtype == "resource", action == "configure")
+        assert sdk.pipeline_name() == container_pipeline("devenvironment", wtype, action)
+        ours = contract.Workflow.from_env(dict(os.environ))
+        assert (ours.type, ours.action, ours.promise_name, ours.pipeline_name) == (sdk.workflow_type(), sdk.workflow_action(), sdk.promise_name(), sdk.pipeline_name())
+
+
+def container_pipeline(name: str, wtype: str, action: str) -> str:
+    return str(promise_document(name)["spec"]["workflows"][wtype][action][0]["metadata"]["name"])
 
 
 def test_sdk_resource_reader_sees_our_input(paths: contract.Paths) -> None:

@@ -628,3 +628,22 @@ def test_the_subprocess_engine_runs_each_container_as_its_own_process(tmp_path: 
     assert view(runner, "w1").request.status["seenEnv"]["KRATIX_PIPELINE_NAME"] == "first"
     assert only(runner.resume("widget", "w2", "team-a")).ok
     assert len(widget_files(runner, "w2", "team-a")) == 2
+
+
+def test_a_pipeline_written_with_kratix_sdk_runs_in_the_runner(tmp_path: Path) -> None:
+    """kratix-sdk is the reference: it reads the runner's object.yaml and env, and the runner reads what it writes."""
+    manifest = promise_manifest()
+    first = manifest["spec"]["workflows"]["resource"]["configure"][0]["spec"]["containers"][0]
+    first["command"] = ["python3", "-m", "sdk_fixture"]
+    first["args"] = []
+    runner = Runner(tmp_path / "state", destinations_file=DESTINATIONS, engine="subprocess", python_path=[FIXTURES])
+    installed(runner, manifest)
+    assert only(runner.apply([widget("w1", namespace="team-a", color="green")])).ok
+    status = view(runner, "w1", "team-a").request.status
+    assert status["sdkSaw"] == {
+        "name": "w1", "namespace": "team-a", "color": "green", "kind": "Widget",
+        "workflow": "resource/configure", "promise": "widget", "pipeline": "first",
+    }
+    [configmap] = [yaml.safe_load(text) for path, text in widget_files(runner, "w1", "team-a").items() if path.endswith("/sdk/configmap.yaml")]
+    assert configmap["metadata"]["name"] == "w1-sdk"
+    assert {path.split("/")[0] for path in widget_files(runner, "w1", "team-a")} <= {"dev-a", "dev-b"}, "the SDK's selectors place it"
