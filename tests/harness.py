@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import subprocess
@@ -144,3 +145,15 @@ def load(path: Path) -> dict[str, Any]:
 
 
 PROMISES = promise_names()
+
+
+def with_settings(platform: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of the platform settings with some changed: `chaos__maxDuration="30m"` sets chaos.maxDuration."""
+    changed = copy.deepcopy(platform)
+    for dotted, value in changes.items():
+        node = changed
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return changed

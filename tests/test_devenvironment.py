@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pytest
 
+import harness
 from pipelines.devenvironment import PROMISE
 from pipelines.devenvironment.render import SIZES
 from promisekit import settings as platform_settings
@@ -36,14 +36,7 @@ def env_of(result: Result) -> dict[str, Any]:
 
 
 def with_settings(**changes: Any) -> dict[str, Any]:
-    platform = copy.deepcopy(SETTINGS)
-    for dotted, value in changes.items():
-        node = platform
-        *parents, leaf = dotted.split("__")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    return platform
+    return harness.with_settings(SETTINGS, **changes)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """ChaosExperiment-as-a-Service: one Chaos Mesh fault, once or on a schedule, inside guardrails."""
 
-from pipelines.chaosexperiment.render import VERSION, check, configure, configure_promise, delete, guard
+from pipelines.chaosexperiment.render import VERSION, check, configure, configure_promise, delete
 from promisekit.promise import Definition
 
 PROMISE = Definition(
@@ -12,6 +12,3 @@ PROMISE = Definition(
     configure_promise=configure_promise,
     check=check,
 )
-
-# Guardrails the API server cannot see (the request's namespace, the platform settings).
-GUARDRAILS = guard

@@ -183,7 +183,7 @@ def go_duration(total_ms: int) -> str:
 
 
 def describe_schedule(cron: str, timezone: str) -> str:
-    """A cron schedule in words where it is a common one ("Sundays at 03:00 UTC"), else quoted."""
+    """A cron schedule in words where it is a common one ("Mondays to Fridays at 09:00 UTC"), else quoted."""
     descriptors = {"@hourly": "hourly", "@daily": f"daily at 00:00 {timezone}", "@midnight": f"daily at 00:00 {timezone}",
                    "@weekly": f"Sundays at 00:00 {timezone}", "@monthly": f"monthly on the 1st at 00:00 {timezone}",
                    "@yearly": f"yearly on 1 January at 00:00 {timezone}", "@annually": f"yearly on 1 January at 00:00 {timezone}"}
@@ -192,10 +192,35 @@ def describe_schedule(cron: str, timezone: str) -> str:
     if cron.startswith("@every "):
         return f"every {cron.removeprefix('@every ')}"
     minute, hour, day, month, weekday = cron.split()
-    if minute.isdigit() and hour.isdigit() and day == "*" and month == "*" and (weekday == "*" or weekday.isdigit()):
-        when = "daily" if weekday == "*" else _CRON_DAYS[int(weekday)]
-        return f"{when} at {int(hour):02d}:{int(minute):02d} {timezone}"
+    days = _weekdays_in_words(weekday)
+    if minute.isdigit() and hour.isdigit() and day == "*" and month == "*" and days:
+        return f"{days} at {int(hour):02d}:{int(minute):02d} {timezone}"
     return f"on cron '{cron}' ({timezone})"
+
+
+def _weekdays_in_words(field: str) -> str | None:
+    """A day-of-week field of days and ranges in words ("Mondays to Fridays"); None with steps."""
+    if field == "*":
+        return "daily"
+    if "*" in field or "/" in field:
+        return None
+    parts = []
+    for item in field.split(","):
+        first, _, last = item.partition("-")
+        parts.append(_CRON_DAYS[int(first)] + (f" to {_CRON_DAYS[int(last)]}" if last else ""))
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def backwards_range(cron: str) -> str | None:
+    """The first range of a cron expression that runs backwards (5-1), which robfig/cron refuses."""
+    if cron.startswith("@"):
+        return None
+    for field in cron.split():
+        for item in field.split(","):
+            first, dash, last = item.partition("/")[0].partition("-")
+            if dash and int(first) > int(last):
+                return f"{first}-{last}"
+    return None
 
 
 def side(values: Mapping[str, Any], *, namespace: str, selector: Mapping[str, str] | None = None, mode: str = "one") -> Side:

@@ -27,6 +27,8 @@ CORE_PROTECTED = (
     "ingress-nginx",
 )
 PRODUCTION = "production"
+# The platform cluster's own Destination label: Kratix, Flux and every promise's controllers run there.
+PLATFORM = "platform"
 MAX_DURATION = "1h"
 INJECT_ANNOTATION = "chaos-mesh.org/inject=enabled"
 _VALUE_MODES = ("fixed", "fixed-percent")
@@ -55,14 +57,45 @@ def check_fault(fields: Mapping[str, Any], where: str) -> None:
         raise RequestInvalid(f"{where}.network", "only applies to network-delay, -loss, -duplicate, -corrupt and -bandwidth")
     if ("io" in fields) != action.startswith("io-"):
         raise RequestInvalid(f"{where}.io", "io (with its volumePath) is required for io faults, and only applies to them")
-    if "io" in fields and "path" in fields["io"] and not fields["io"]["path"].startswith(fields["io"]["volumePath"]):
-        raise RequestInvalid(f"{where}.io.path", "must lie inside io.volumePath")
+    if "io" in fields:
+        check_io_paths(fields["io"], f"{where}.io")
     if "stress" in fields and not action.startswith("stress-"):
         raise RequestInvalid(f"{where}.stress", "only applies to stress faults")
+    if action == "network-partition" and "peer" in fields and not fields["peer"].get("selector"):
+        raise RequestInvalid(
+            f"{where}.peer.selector",
+            "a network-partition needs peer labels: an empty selector selects every pod of the namespace, the target's too "
+            "(Chaos Mesh refuses overlapping sides, chaos-mesh#3493)",
+        )
     for side in ("target", "peer"):
         if side in fields:
             check_side(fields[side], f"{where}.{side}")
     check_duration_ceiling(fields["duration"], f"{where}.duration")
+
+
+def check_io_paths(io: Mapping[str, Any], where: str) -> None:
+    """volumePath and path without '..', and path the volume itself or below it (/data2 is not inside /data)."""
+    for field in ("volumePath", "path"):
+        if field in io and ".." in io[field].split("/"):
+            raise RequestInvalid(f"{where}.{field}", "must not contain a '..' segment")
+    volume, path = io["volumePath"], io.get("path")
+    if path is not None and path != volume and not path.startswith(volume if volume.endswith("/") else f"{volume}/"):
+        raise RequestInvalid(f"{where}.path", "must lie inside io.volumePath")
+
+
+def check_partition_sides(target: faults.Side, peer: faults.Side, where: str) -> None:
+    """A partition's two sides differ: Chaos Mesh refuses a NetworkChaos whose sides are the same pods."""
+    if (peer.namespace, dict(peer.selector)) == (target.namespace, dict(target.selector)):
+        raise RequestInvalid(
+            where,
+            "a network-partition's peer must differ from its target (namespace or labels): Chaos Mesh refuses overlapping sides (chaos-mesh#3493)",
+        )
+
+
+def check_schedule(cron: str, where: str) -> None:
+    backwards = faults.backwards_range(cron)
+    if backwards:
+        raise RequestInvalid(where, f"the cron range {backwards} runs backwards; write it upwards, such as 1-5 (robfig/cron refuses it)")
 
 
 def check_side(side: Mapping[str, Any], where: str) -> None:
@@ -85,14 +118,29 @@ def check_duration_ceiling(duration: str, where: str) -> None:
         raise RequestInvalid(where, f"guardrail max-duration: at most {MAX_DURATION} (got {duration})")
 
 
-def check_opt_ins(spec: Mapping[str, Any], target_modes: Iterable[tuple[str, str | None]]) -> None:
-    """mode all and the production environment only with their explicit opt-in."""
+def check_opt_ins(spec: Mapping[str, Any], targets: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+    """Every matching pod at once (mode all, fixed-percent 100) and the production environment only with their opt-in.
+
+    The peer side is exempt: a network fault only hits traffic between target and peer, so the
+    target's pods bound what breaks however many peers there are.
+    """
     opt_in = spec["optIn"]
-    for where, mode in target_modes:
-        if mode == "all" and not opt_in["modeAll"]:
-            raise RequestInvalid(where, "guardrail mode-all: mode all hits every matching pod at once; set spec.optIn.modeAll: true to mean it")
+    for where, target in targets:
+        every = every_pod(target)
+        if every and not opt_in["modeAll"]:
+            raise RequestInvalid(where, f"guardrail mode-all: {every} hits every matching pod at once; set spec.optIn.modeAll: true to mean it")
     if spec.get("environment") == PRODUCTION and not opt_in["production"]:
         raise RequestInvalid("spec.environment", "guardrail production: chaos in production needs spec.optIn.production: true")
+
+
+def every_pod(target: Mapping[str, Any]) -> str | None:
+    """How a target picks every matching pod ("mode all", "fixed-percent 100"), or None when it does not."""
+    mode = target.get("mode")
+    if mode == "all":
+        return "mode all"
+    if mode == "fixed-percent" and target.get("value", 0) >= 100:
+        return f"fixed-percent {target['value']}"
+    return None
 
 
 def protected_namespaces(settings: Mapping[str, Any]) -> frozenset[str]:
@@ -135,9 +183,24 @@ def guard_duration(duration: str, where: str, settings: Mapping[str, Any]) -> No
         raise RequestInvalid(where, f"guardrail max-duration: at most {ceiling} on this platform (got {duration})")
 
 
+def guard_run_duration(run_ms: int, where: str, settings: Mapping[str, Any]) -> None:
+    """One run of a sequence (its entry's deadline) within the platform's chaos.maxRunDuration."""
+    ceiling = settings["chaos"]["maxRunDuration"]
+    if run_ms > faults.milliseconds(ceiling):
+        raise RequestInvalid(
+            where,
+            f"guardrail max-run-duration: a run may last up to {faults.go_duration(run_ms)} (the steps plus start-up slack); "
+            f"at most {ceiling} on this platform",
+        )
+
+
 def guard_environment(request: Request, settings: Mapping[str, Any]) -> str:
-    """The environment the request runs in; production only with its opt-in, even by default."""
-    environment = request.spec.get("environment") or settings["environments"]["default"]
+    """The environment the request runs in: never the platform cluster, production only with its opt-in, even by default."""
+    named = request.spec.get("environment")
+    environment = named or settings["environments"]["default"]
+    by_default = "" if named else ", the platform's default environment"
+    if environment == PLATFORM:
+        raise RequestInvalid("spec.environment", f"guardrail platform: chaos never runs on the platform cluster (environment platform{by_default})")
     if environment == PRODUCTION and not request.spec["optIn"]["production"]:
         raise RequestInvalid(
             "spec.environment",

@@ -26,7 +26,12 @@ def check(request: Request) -> None:
     """The schema's CEL rules, re-checked: Kratix re-runs the pipeline on objects admitted long ago."""
     spec = request.spec
     guardrails.check_fault(spec, "spec")
-    guardrails.check_opt_ins(spec, [("spec.target.mode", spec["target"]["mode"])])
+    if spec["action"] == "network-partition":
+        target, peer = sides(request)
+        guardrails.check_partition_sides(target, peer, "spec.peer")
+    if "schedule" in spec:
+        guardrails.check_schedule(spec["schedule"], "spec.schedule")
+    guardrails.check_opt_ins(spec, [("spec.target.mode", spec["target"])])
 
 
 def guard(request: Request, settings: Mapping[str, Any]) -> str:
@@ -48,8 +53,7 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
     fault = faults.FAULTS[action]
     base = naming.object_name(request.name, "chaos")
     viewer = naming.object_name(base, "viewer")
-    target = faults.side(spec["target"], namespace=request.namespace)
-    peer = faults.side(spec["peer"], namespace=request.namespace, mode="all") if "peer" in spec else None
+    target, peer = sides(request)
     schedule = spec.get("schedule", "")
     chaos = faults.chaos_spec(
         action,
@@ -75,11 +79,11 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
     )
     rendered = "Schedule" if schedule else fault.kind
     when = faults.describe_schedule(schedule, settings["chaos"]["timezone"]) if schedule else "once, now"
-    sides = target.describe() + (f" <-> {peer.describe()}" if peer else "")
+    between = target.describe() + (f" <-> {peer.describe()}" if peer else "")
     url = chaos_mesh.dashboard_url(settings)
     namespaces = [target.namespace] + ([peer.namespace] if peer else [])
     status: dict[str, Any] = {
-        "message": f"{rendered} {base}: {action} of {sides} for {spec['duration']}, {when}; watch {url}",
+        "message": f"{rendered} {base}: {action} of {between} for {spec['duration']}, {when}; watch {url}",
         "kind": rendered,
         "name": base,
         "action": action,
@@ -107,6 +111,14 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
         status=status,
         selectors=[Selector(match_labels={"environment": environment, **chaos_mesh.DESTINATIONS})],
     )
+
+
+def sides(request: Request) -> tuple[faults.Side, faults.Side | None]:
+    """The target and, for a network fault that names one, the peer (all its matching pods by default)."""
+    spec = request.spec
+    target = faults.side(spec["target"], namespace=request.namespace)
+    peer = faults.side(spec["peer"], namespace=request.namespace, mode="all") if "peer" in spec else None
+    return target, peer
 
 
 def delete(request: Request, settings: Mapping[str, Any]) -> Result:

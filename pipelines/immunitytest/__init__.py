@@ -1,7 +1,7 @@
 """ImmunityTest-as-a-Service: a scheduled, serial sequence of faults and checks (a Chaos Mesh Workflow)."""
 
 from pipelines.chaosexperiment.render import VERSION as CHAOS_EXPERIMENT_VERSION
-from pipelines.immunitytest.render import VERSION, check, configure, delete, guard
+from pipelines.immunitytest.render import VERSION, check, configure, delete
 from promisekit.promise import Definition
 
 PROMISE = Definition(
@@ -14,6 +14,3 @@ PROMISE = Definition(
     # Chaos Mesh comes from the chaosexperiment promise: two promises never write the same Flux objects.
     required_promises=(("chaosexperiment", CHAOS_EXPERIMENT_VERSION),),
 )
-
-# Guardrails the API server cannot see (the request's namespace, the platform settings).
-GUARDRAILS = guard

@@ -31,15 +31,21 @@ def check(request: Request) -> None:
     steps = spec["steps"]
     if spec["schedule"].startswith("@every"):
         raise RequestInvalid("spec.schedule", "@every never fires for a Schedule of type Workflow (chaos-mesh#4624); use a cron expression such as '0 3 * * 0'")
+    guardrails.check_schedule(spec["schedule"], "spec.schedule")
     if steps[0]["withPrevious"]:
         raise RequestInvalid("spec.steps[0].withPrevious", "the first step has no previous step to run with")
     if all(step["action"] in workflow.CHECK_ACTIONS for step in steps):
         raise RequestInvalid("spec.steps", "an immunity test needs at least one fault step")
     guardrails.check_side(spec["target"], "spec.target")
+    namespace, selector = spec["target"].get("namespace") or request.namespace, spec["target"].get("selector", {})
     for index, step in enumerate(steps):
         where = f"spec.steps[{index}]"
-        if step["name"] == workflow.ENTRY or step["name"].startswith(workflow.PARALLEL_PREFIX):
-            raise RequestInvalid(f"{where}.name", f"{workflow.ENTRY} and names starting with {workflow.PARALLEL_PREFIX} are taken by the rendered workflow")
+        if step["name"] == workflow.ENTRY or step["name"].startswith(workflow.PARALLEL_PREFIX) or step["name"].endswith((workflow.PASSED_SUFFIX, workflow.FAILED_SUFFIX)):
+            raise RequestInvalid(
+                f"{where}.name",
+                f"{workflow.ENTRY}, names starting with {workflow.PARALLEL_PREFIX} and names ending in "
+                f"{workflow.PASSED_SUFFIX} or {workflow.FAILED_SUFFIX} are taken by the rendered workflow",
+            )
         guardrails.check_fault(step, where)
         if "target" in step and step["action"] in workflow.CHECK_ACTIONS:
             raise RequestInvalid(f"{where}.target", "only applies to fault steps")
@@ -47,10 +53,16 @@ def check(request: Request) -> None:
             raise RequestInvalid(where, "a verify step checks prometheus or http, and only a verify step has them")
         if "prometheus" in step and "http" in step:
             raise RequestInvalid(where, "a verify step checks one of prometheus and http")
-    guardrails.check_opt_ins(spec, [(f"spec.steps[{i}].target.mode", s.get("target", {}).get("mode")) for i, s in enumerate(steps)])
+        shortest = workflow.shortest_duration(step)
+        if shortest and faults.milliseconds(step["duration"]) < shortest[0] * 1000:
+            raise RequestInvalid(f"{where}.duration", f"{shortest[1]} needs at least {shortest[0]}s to fail before its deadline (got {step['duration']})")
+        if step["action"] == "network-partition":
+            target, peer = workflow.sides(step, namespace=namespace, selector=selector)
+            guardrails.check_partition_sides(target, peer, f"{where}.peer")
+    guardrails.check_opt_ins(spec, [(f"spec.steps[{i}].target.mode", s.get("target", {})) for i, s in enumerate(steps)])
 
 
-def guard(request: Request, settings: Mapping[str, Any]) -> str:
+def guard(request: Request, settings: Mapping[str, Any], flow: workflow.Workflow) -> str:
     """The guardrails only the pipeline can apply (namespaces and settings); returns the environment."""
     spec = request.spec
     guardrails.guard_namespace(request.namespace, "metadata.namespace", request, settings)
@@ -61,12 +73,12 @@ def guard(request: Request, settings: Mapping[str, Any]) -> str:
             if "namespace" in step.get(side, {}):
                 guardrails.guard_namespace(step[side]["namespace"], f"spec.steps[{index}].{side}.namespace", request, settings)
         guardrails.guard_duration(step["duration"], f"spec.steps[{index}].duration", settings)
+    guardrails.guard_run_duration(flow.run_ms, "spec.steps", settings)
     return guardrails.guard_environment(request, settings)
 
 
 def configure(request: Request, settings: Mapping[str, Any]) -> Result:
     """A Schedule of type Workflow that runs the steps on the cron schedule, and a dashboard login."""
-    environment = guard(request, settings)
     spec = request.spec
     chaos = settings["chaos"]
     base = naming.object_name(request.name, "immunity")
@@ -79,6 +91,7 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
     )
     step_schema = load_api(PROMISE).schema["properties"]["spec"]["properties"]["steps"]["items"]
     flow = workflow.build(spec["steps"], defaults, step_schema)
+    environment = guard(request, settings, flow)
     labels = naming.standard_labels(promise=PROMISE, request=request.name, namespace=request.namespace, component="immunity", version=VERSION)
     objects = chaos_mesh.dashboard_viewer(name=viewer, namespace=request.namespace, labels=labels) + render_objects(
         TEMPLATES,
@@ -117,7 +130,8 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
                     "GuardrailsPassed",
                     ok=True,
                     reason="WithinGuardrails",
-                    message=f"namespaces {', '.join(sorted(set(namespaces)))}; every step within {chaos['maxDuration']}",
+                    message=f"namespaces {', '.join(sorted(set(namespaces)))}; every step within {chaos['maxDuration']}; "
+                    f"one run at most {faults.go_duration(flow.run_ms)}, within {chaos['maxRunDuration']}",
                 ),
             ],
         },

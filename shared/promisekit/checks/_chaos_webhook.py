@@ -46,6 +46,8 @@ _ALLOWED_PARTS: Mapping[str, frozenset[str]] = {
 }
 # Actions whose pod is killed outright: without a deadline the chaos node never completes (chaos-mesh#4539).
 _INSTANT_ACTIONS = frozenset({"pod-kill", "container-kill"})
+# A StatusCheck's CRD defaults: the thresholds count results in a row among the records it keeps.
+_STATUS_CHECK_DEFAULTS = {"failureThreshold": 3, "successThreshold": 1, "recordsHistoryLimit": 100}
 
 _GO_DURATION = re.compile(r"[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+|[-+]?0")
 _GO_FLOAT = re.compile(r"[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|inf|infinity|nan)", re.I)
@@ -270,6 +272,12 @@ def _status_check(check: Any, path: str) -> Iterator[Finding]:
     problem = _status_code_error(code)
     if problem:
         yield f"{path}.http.criteria.statusCode", problem
+    kept = check.get("recordsHistoryLimit", _STATUS_CHECK_DEFAULTS["recordsHistoryLimit"])
+    for field in ("failureThreshold", "successThreshold"):
+        threshold = check.get(field, _STATUS_CHECK_DEFAULTS[field])
+        if isinstance(threshold, int) and isinstance(kept, int) and threshold > kept:
+            # controllers/statuscheck: the conditions count the kept records, so the threshold is never reached.
+            yield f"{path}.{field}", f"{threshold} results in a row can never be counted among the {kept} records kept (recordsHistoryLimit)"
 
 
 def _request_uri_error(url: Any) -> str | None:
