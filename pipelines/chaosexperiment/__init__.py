@@ -1,5 +1,6 @@
 """ChaosExperiment-as-a-Service: one Chaos Mesh fault, once or on a schedule, inside guardrails."""
 
+from pipelines.chaosexperiment.chaos_mesh import DESTINATIONS
 from pipelines.chaosexperiment.render import VERSION, check, configure, configure_promise, delete
 from promisekit.promise import Definition
 
@@ -11,4 +12,6 @@ PROMISE = Definition(
     delete=delete,
     configure_promise=configure_promise,
     check=check,
+    # Chaos Mesh, and so every experiment, only where it can run: Destinations of type cluster.
+    destination_selectors=(DESTINATIONS,),
 )
