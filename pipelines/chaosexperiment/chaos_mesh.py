@@ -51,14 +51,14 @@ def install(settings: Mapping[str, Any], *, labels: Mapping[str, str]) -> Result
     ]
     default = chaos["defaultRuntime"]
     objects.append(runtime_values(DEFAULT_RUNTIME_VALUES, runtimes[default], labels=labels))
-    files = {file_name(obj): dump_one(obj) for obj in objects}
+    files = components.manifest_files(objects)
     selectors = [Selector(match_labels=dict(DESTINATIONS))]
     for name in sorted(runtimes):
         if name == default:
             continue
         directory = f"runtime-{name}"
         override = runtime_values(RUNTIME_VALUES, runtimes[name], labels=labels)
-        files[f"{directory}/{file_name(override)}"] = dump_one(override)
+        files[f"{directory}/{components.manifest_file_name(override)}"] = dump_one(override)
         # A directory entry ignores the Promise's selectors: it names every label itself.
         selectors.append(Selector(match_labels={**DESTINATIONS, RUNTIME_LABEL: name}, directory=directory))
     others = ", ".join(n for n in sorted(runtimes) if n != default)
@@ -140,8 +140,3 @@ def _checked_runtimes(chaos: Mapping[str, Any]) -> Mapping[str, Mapping[str, str
     if chaos["defaultRuntime"] not in runtimes:
         raise SettingsInvalid(f"settings.chaos.defaultRuntime: {chaos['defaultRuntime']!r} is not one of chaos.runtimes")
     return runtimes
-
-
-def file_name(obj: Mapping[str, Any]) -> str:
-    """<kind>-<name>.yaml, the output file of one object."""
-    return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"

@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from promisekit import naming
+from promisekit import components, naming
 from promisekit.contract import Result, Selector
 from promisekit.promise import Request, condition
 from promisekit.render import render_objects
 from promisekit.schema import load_api
-from promisekit.yamlio import dump_one
 
 from pipelines.chaosexperiment import chaos_mesh, faults, guardrails
 
@@ -107,7 +106,7 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
     if schedule:
         status["cron"] = schedule
     return Result(
-        files={chaos_mesh.file_name(obj): dump_one(obj) for obj in objects},
+        files=components.manifest_files(objects),
         status=status,
         selectors=[Selector(match_labels={"environment": environment, **chaos_mesh.DESTINATIONS})],
     )
@@ -129,6 +128,5 @@ def delete(request: Request, settings: Mapping[str, Any]) -> Result:
 
 def configure_promise(settings: Mapping[str, Any]) -> Result:
     """Chaos Mesh itself, once for both chaos promises (ImmunityTest requires this one)."""
-    labels = naming.standard_labels(promise=PROMISE, request="dependencies", namespace="", component="chaos-mesh", version=VERSION)
-    del labels["platform.homelab.io/request-namespace"]
+    labels = naming.dependency_labels(promise=PROMISE, component="chaos-mesh", version=VERSION)
     return chaos_mesh.install(settings, labels=labels)

@@ -159,8 +159,7 @@ def delete(request: Request, settings: Mapping[str, Any]) -> Result:
 def configure_promise(settings: Mapping[str, Any]) -> Result:
     """External Secrets on every Destination; the CloudNativePG operator comes with the postgresql promise."""
     chart = settings["charts"]["externalSecrets"]
-    labels = naming.standard_labels(promise=PROMISE, request="dependencies", namespace="", component="operator", version=VERSION)
-    del labels["platform.homelab.io/request-namespace"]
+    labels = naming.dependency_labels(promise=PROMISE, component="operator", version=VERSION)
     objects = components.helm_release(name="external-secrets", namespace=chart["namespace"], chart=chart, values={"installCRDs": True}, labels=labels)
     return Result(
         files=components.manifest_files(objects),

@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from promisekit import naming
+from promisekit import components, naming
 from promisekit.contract import Result, Selector
 from promisekit.errors import RequestInvalid
 from promisekit.promise import Request, condition
 from promisekit.render import render_objects
 from promisekit.schema import load_api
-from promisekit.yamlio import dump_one
 
 from pipelines.chaosexperiment import chaos_mesh, faults, guardrails
 from pipelines.immunitytest import workflow
@@ -110,7 +109,7 @@ def configure(request: Request, settings: Mapping[str, Any]) -> Result:
     namespaces = [ns for step in spec["steps"] for ns in workflow.step_namespaces(step, defaults)]
     observe = [line for line in (workflow.observe(step) for step in spec["steps"]) if line]
     return Result(
-        files={chaos_mesh.file_name(obj): dump_one(obj) for obj in objects},
+        files=components.manifest_files(objects),
         status={
             "message": f"Schedule {base}: {flow.sequence}, {when}, on {environment}; watch {url}",
             "kind": "Schedule",

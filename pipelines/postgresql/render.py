@@ -93,8 +93,7 @@ def delete(request: Request, settings: Mapping[str, Any]) -> Result:
 def configure_promise(settings: Mapping[str, Any]) -> Result:
     """The CloudNativePG operator on every Destination, for PostgreSQL and DevEnvironment databases alike."""
     chart = settings["charts"]["cloudnativePg"]
-    labels = naming.standard_labels(promise=PROMISE, request="dependencies", namespace="", component="operator", version=VERSION)
-    del labels["platform.homelab.io/request-namespace"]
+    labels = naming.dependency_labels(promise=PROMISE, component="operator", version=VERSION)
     repository, tag = chart["operatorImage"].rsplit(":", 1)
     objects = components.helm_release(
         name="cloudnative-pg",

@@ -34,9 +34,14 @@ def environment_selectors(environment: str) -> list[Selector]:
     return [Selector(match_labels={"environment": environment})]
 
 
+def manifest_file_name(obj: Mapping[str, Any]) -> str:
+    """<kind>-<name>.yaml, the output file of one object."""
+    return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
 def manifest_files(objects: list[dict[str, Any]]) -> dict[str, str]:
     """Output files, one object each, named <kind>-<name>.yaml."""
-    return {f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml": dump_one(obj) for obj in objects}
+    return {manifest_file_name(obj): dump_one(obj) for obj in objects}
 
 
 def helm_release(

@@ -24,6 +24,13 @@ def selector_labels(*, promise: str, request: str, component: str) -> dict[str, 
     }
 
 
+def dependency_labels(*, promise: str, component: str, version: str) -> dict[str, str]:
+    """The standard labels of what a promise's own workflow delivers: no request, so no request namespace."""
+    labels = standard_labels(promise=promise, request="dependencies", namespace="", component=component, version=version)
+    del labels["platform.homelab.io/request-namespace"]
+    return labels
+
+
 def standard_labels(*, promise: str, request: str, namespace: str, component: str, version: str) -> dict[str, str]:
     """The app.kubernetes.io set, plus labels tying the object to its promise and request."""
     return {
